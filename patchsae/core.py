@@ -219,24 +219,36 @@ def _coerce(value, tp, key: str):
     return value
 
 
-def _override(obj, key: str, value, prefix: str = ""):
-    head, _, rest = key.partition(".")
-    full = prefix + key
-    names = [f.name for f in fields(obj) if f.name != "profile"]
-    if head not in names:
-        valid = config_keys()
-        close = difflib.get_close_matches(full, valid, n=3)
-        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise ConfigError(f"unknown config key {full!r}.{hint} Valid keys: {', '.join(valid)}")
-    current = getattr(obj, head)
-    if is_dataclass(current):
-        if not rest:
-            raise ConfigError(f"{full!r} is a config section; override one of its fields, e.g. "
-                              f"{full}.{fields(current)[0].name}")
-        return replace(obj, **{head: _override(current, rest, value, prefix + head + ".")})
-    if rest: raise ConfigError(f"{prefix + head!r} is not a config section, so {full!r} does not exist")
-    hint = typing.get_type_hints(type(obj))[head]
-    return replace(obj, **{head: _coerce(value, hint, full)})
+def _lookup(cfg: Config, key: str) -> tuple[tuple[str, ...], str, Any]:
+    "(section path, field name, field type) of a dotted key; unknown keys are errors naming the valid ones."
+    *path, name = key.split(".")
+    obj = cfg
+    for i, part in enumerate(path):
+        sub = getattr(obj, part, None) if part in {f.name for f in fields(obj)} else None
+        if not is_dataclass(sub):
+            if sub is not None:
+                raise ConfigError(f"{'.'.join(path[:i + 1])!r} is not a config section, so {key!r} does not exist")
+            break
+        obj = sub
+    else:
+        if name in {f.name for f in fields(obj)} - {"profile"}:
+            if is_dataclass(getattr(obj, name)):
+                raise ConfigError(f"{key!r} is a config section; override one of its fields, e.g. "
+                                  f"{key}.{fields(getattr(obj, name))[0].name}")
+            return tuple(path), name, typing.get_type_hints(type(obj))[name]
+    valid = config_keys()
+    close = difflib.get_close_matches(key, valid, n=3)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
+
+
+def _apply(obj, changes: dict[tuple[str, ...], dict[str, Any]], path: tuple[str, ...] = ()):
+    "Replace all changed fields of each section at once, so checks see the final values together."
+    kw = dict(changes.get(path, {}))
+    for f in fields(obj):
+        if any(p[:len(path) + 1] == path + (f.name,) for p in changes):
+            kw[f.name] = _apply(getattr(obj, f.name), changes, path + (f.name,))
+    return replace(obj, **kw) if kw else obj
 
 
 def get_config(profile: str = "toy", overrides: Mapping[str, Any] | None = None) -> Config:
@@ -245,15 +257,14 @@ def get_config(profile: str = "toy", overrides: Mapping[str, Any] | None = None)
         raise ConfigError(f"unknown profile {profile!r}; valid profiles are: {', '.join(PROFILES)}")
     if overrides is not None and not isinstance(overrides, Mapping):
         raise ConfigError(f"overrides must be a dict of dotted config keys, got {type(overrides).__name__}")
-    cfg = PROFILES[profile]
+    cfg, changes = PROFILES[profile], {}
     for key, value in (overrides or {}).items():
-        try:
-            cfg = _override(cfg, key, value)
-        except ConfigError:
-            raise
-        except ValueError as e:  # a __post_init__ check of the new value
-            raise ConfigError(f"override {key}={value!r} is invalid: {e}") from None
-    return cfg
+        path, name, tp = _lookup(cfg, key)
+        changes.setdefault(path, {})[name] = _coerce(value, tp, key)
+    try:
+        return _apply(cfg, changes)
+    except ValueError as e:  # a __post_init__ check of the new values
+        raise ConfigError(f"overrides {dict(overrides)} are invalid: {e}") from None
 
 # %% ../nbs/00_core.ipynb #e9060e3d
 def flat_config(cfg: Config) -> dict[str, Any]:

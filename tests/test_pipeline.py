@@ -1,7 +1,6 @@
 "The papermill pipeline: end to end on the smoke profile, and its errors on bad input."
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 

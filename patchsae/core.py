@@ -30,8 +30,8 @@ from filelock import FileLock
 
 # %% auto #0
 __all__ = ['PROFILES', 'PALETTE', 'MANIFEST', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'MapleConfig',
-           'Config', 'ConfigError', 'config_keys', 'get_config', 'flat_config', 'to_jsonable', 'config_hash',
-           'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
+           'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable',
+           'config_hash', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
            'load_tensors', 'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'set_style', 'save_figure',
            'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry', 'table_entry',
            'manifest_for', 'matmul_flops']
@@ -189,28 +189,32 @@ class ConfigError(ValueError):
     "A profile, config key or value that does not exist or does not fit."
 
 
-def config_keys(cfg: Config | None = None) -> list[str]:
-    "Every overridable dotted key, e.g. `sae.l1_coeff`."
-    cfg = cfg or PROFILES["paper"]
-    keys = []
+def flat_config(cfg) -> dict[str, Any]:
+    "`{dotted key: value}` for every overridable field of `cfg` (a config or a section of one)."
+    out = {}
     for f in fields(cfg):
         v = getattr(cfg, f.name)
-        if is_dataclass(v): keys += [f"{f.name}.{k}" for k in config_keys(v)]
-        elif f.name != "profile": keys.append(f.name)
-    return keys
+        if is_dataclass(v): out |= {f"{f.name}.{k}": x for k, x in flat_config(v).items()}
+        elif f.name != "profile": out[f.name] = v
+    return out
+
+
+def config_keys(cfg: Config | None = None) -> list[str]:
+    "Every overridable dotted key, e.g. `sae.l1_coeff`."
+    return list(flat_config(cfg or PROFILES["paper"]))
 
 # %% ../nbs/00_core.ipynb #a458cf3c
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
-def _coerce(value, tp, key: str):
-    "Check `value` against the field type `tp`; ints widen to floats, lists become tuples."
+def coerce_value(value, tp, key: str):
+    "`value` checked against type `tp` (ints widen to floats, lists become tuples); else a `ConfigError` naming `key`."
     bad = ConfigError(f"config key {key!r} expects {_type_name(tp)}, got {value!r} ({type(value).__name__})")
     if typing.get_origin(tp) is tuple:
         if not isinstance(value, (list, tuple)): raise bad
         elem = typing.get_args(tp)[0]  # tuple[X, ...]
-        return tuple(_coerce(v, elem, key) for v in value)
+        return tuple(coerce_value(v, elem, key) for v in value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)): raise bad
         return float(value)
@@ -219,27 +223,30 @@ def _coerce(value, tp, key: str):
     return value
 
 
+def _fields(obj) -> set[str]: return {f.name for f in fields(obj)} - {"profile"}
+
+
 def _lookup(cfg: Config, key: str) -> tuple[tuple[str, ...], str, Any]:
     "(section path, field name, field type) of a dotted key; unknown keys are errors naming the valid ones."
     *path, name = key.split(".")
     obj = cfg
     for i, part in enumerate(path):
-        sub = getattr(obj, part, None) if part in {f.name for f in fields(obj)} else None
-        if not is_dataclass(sub):
-            if sub is not None:
-                raise ConfigError(f"{'.'.join(path[:i + 1])!r} is not a config section, so {key!r} does not exist")
-            break
-        obj = sub
-    else:
-        if name in {f.name for f in fields(obj)} - {"profile"}:
-            if is_dataclass(getattr(obj, name)):
-                raise ConfigError(f"{key!r} is a config section; override one of its fields, e.g. "
-                                  f"{key}.{fields(getattr(obj, name))[0].name}")
-            return tuple(path), name, typing.get_type_hints(type(obj))[name]
+        if part not in _fields(obj): raise _unknown_key(key)
+        obj = getattr(obj, part)
+        if not is_dataclass(obj):
+            raise ConfigError(f"{'.'.join(path[:i + 1])!r} is not a config section, so {key!r} does not exist")
+    if name not in _fields(obj): raise _unknown_key(key)
+    if is_dataclass(getattr(obj, name)):
+        raise ConfigError(f"{key!r} is a config section; override one of its fields, e.g. "
+                          f"{key}.{fields(getattr(obj, name))[0].name}")
+    return tuple(path), name, typing.get_type_hints(type(obj))[name]
+
+
+def _unknown_key(key: str) -> ConfigError:
     valid = config_keys()
     close = difflib.get_close_matches(key, valid, n=3)
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
+    return ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
 
 
 def _apply(obj, changes: dict[tuple[str, ...], dict[str, Any]], path: tuple[str, ...] = ()):
@@ -260,23 +267,13 @@ def get_config(profile: str = "toy", overrides: Mapping[str, Any] | None = None)
     cfg, changes = PROFILES[profile], {}
     for key, value in (overrides or {}).items():
         path, name, tp = _lookup(cfg, key)
-        changes.setdefault(path, {})[name] = _coerce(value, tp, key)
+        changes.setdefault(path, {})[name] = coerce_value(value, tp, key)
     try:
         return _apply(cfg, changes)
     except ValueError as e:  # a __post_init__ check of the new values
         raise ConfigError(f"overrides {dict(overrides)} are invalid: {e}") from None
 
-# %% ../nbs/00_core.ipynb #e9060e3d
-def flat_config(cfg: Config) -> dict[str, Any]:
-    "`{dotted key: value}` for every field of `cfg`."
-    return {"profile": cfg.profile} | {k: _get(cfg, k) for k in config_keys(cfg)}
-
-
-def _get(obj, key: str):
-    for part in key.split("."): obj = getattr(obj, part)
-    return obj
-
-# %% ../nbs/00_core.ipynb #d61edf84
+# %% ../nbs/00_core.ipynb #295ffa05
 def to_jsonable(obj, where: str = "value"):
     "`obj` as plain JSON data (dataclasses become dicts); refuses anything without a stable representation."
     if is_dataclass(obj) and not isinstance(obj, type):
@@ -300,7 +297,7 @@ def config_hash(obj, n: int = 16) -> str:
     blob = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb #3981d44c
+# %% ../nbs/00_core.ipynb #7d7431fa
 def seed_everything(seed: int) -> torch.Generator:
     "Seed Python, NumPy and torch; return a torch generator seeded the same way for explicit use."
     random.seed(seed)
@@ -323,7 +320,7 @@ def get_device(preference: str = "auto") -> torch.device:
         raise RuntimeError(f"device {preference!r} was asked for but MPS is not available here; use 'auto' or 'cpu'")
     return dev
 
-# %% ../nbs/00_core.ipynb #8372e4f1
+# %% ../nbs/00_core.ipynb #feec5cb6
 def _remove(path: Path):
     if path.is_dir() and not path.is_symlink(): shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink(): path.unlink(missing_ok=True)
@@ -348,7 +345,7 @@ def write_json(path: Path | str, obj) -> Path:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
     return Path(path)
 
-# %% ../nbs/00_core.ipynb #7ba296ec
+# %% ../nbs/00_core.ipynb #26764659
 class ArtifactStore:
     "Content-addressed, atomically written results, keyed by the config that produced them."
 
@@ -382,7 +379,7 @@ class ArtifactStore:
                                                    "spec": to_jsonable(spec), "seconds": round(time.time() - start, 3)})
         return final
 
-# %% ../nbs/00_core.ipynb #ed2fd7fa
+# %% ../nbs/00_core.ipynb #a91deaef
 def save_tensors(path: Path | str, tensors: Mapping[str, torch.Tensor], meta: Mapping[str, str] | None = None) -> Path:
     "Write a dict of tensors as safetensors, atomically."
     from safetensors.torch import save_file
@@ -399,7 +396,7 @@ def load_tensors(path: Path | str, device: str | torch.device = "cpu") -> dict[s
         raise FileNotFoundError(f"no tensor file at {path}")
     return load_file(str(path), device=str(device))
 
-# %% ../nbs/00_core.ipynb #b2435c00
+# %% ../nbs/00_core.ipynb #878224f7
 def project_root(start: Path | str | None = None) -> Path:
     "`$PATCHSAE_ROOT`, else the nearest folder upwards holding patchsae's settings.ini, else the working folder."
     if os.environ.get("PATCHSAE_ROOT"): return Path(os.environ["PATCHSAE_ROOT"]).resolve()
@@ -453,7 +450,7 @@ def current_run() -> Run:
                            "(every notebook does this right after its parameters cell)")
     return _current
 
-# %% ../nbs/00_core.ipynb #53fced97
+# %% ../nbs/00_core.ipynb #667ac44c
 def record_metric(name: str, value, path: Path | str | None = None) -> dict[str, Any]:
     "Merge `name: value` into the run's metrics.json (or `path`) atomically; return all metrics."
     if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_\-]+)*", name):
@@ -483,7 +480,7 @@ def record_metric(name: str, value, path: Path | str | None = None) -> dict[str,
         write_json(path, dict(sorted(metrics.items())))
     return metrics
 
-# %% ../nbs/00_core.ipynb #65a6141d
+# %% ../nbs/00_core.ipynb #8574efaa
 PALETTE = "colorblind"
 _ID_RE = re.compile(r"(fig\d{2}[a-z]?|table\d+)(_[a-z0-9]+)*")
 
@@ -522,7 +519,7 @@ def save_figure(fig: plt.Figure, name: str, fig_dir: Path | str | None = None, c
     if close: plt.close(fig)
     return paths
 
-# %% ../nbs/00_core.ipynb #b2ec2c13
+# %% ../nbs/00_core.ipynb #72d2a63c
 _TEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 
@@ -536,7 +533,7 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cells(df: pd.DataFrame, digits: int) -> list[list[str]]:
-    fmt = lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else (
+    fmt = lambda v: "" if v is None or (np.isscalar(v) and pd.isna(v)) else (
         f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else str(v))
     return [[fmt(v) for v in row] for row in df.itertuples(index=False)]
 
@@ -573,7 +570,7 @@ def save_table(df: pd.DataFrame, name: str, fig_dir: Path | str | None = None, d
         paths.append(path)
     return paths
 
-# %% ../nbs/00_core.ipynb #50a2e787
+# %% ../nbs/00_core.ipynb #d9ff5b5b
 @dataclass(frozen=True)
 class ManifestEntry:
     "A figure or table of the paper: its id, the notebook that makes it, and its files."
@@ -607,7 +604,7 @@ def manifest_for(notebook: str, manifest: tuple[ManifestEntry, ...] = MANIFEST) 
     "The entries that `notebook` (a stem like '04_statistics') must produce."
     return [e for e in manifest if e.notebook == notebook]
 
-# %% ../nbs/00_core.ipynb #918adba6
+# %% ../nbs/00_core.ipynb #93312680
 def matmul_flops(m: int, k: int, n: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
                  repeats: int = 5, min_seconds: float = 0.05) -> float:
     "Achieved FLOP/s of `(m, k) @ (k, n)` on `device` (best of `repeats` timings)."

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, get_config, manifest_for, project_root,
-                           write_json)
+from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, get_config, manifest_for,
+                           project_root, write_json)
 
 # %% auto #0
 __all__ = ['SECTIONS', 'RUN_PARAMETERS', 'PipelineError', 'UsageError', 'read_parameters', 'section_notebooks',
@@ -80,11 +80,11 @@ def check_parameters(notebook: str, declared: Mapping[str, Any], given: Mapping[
         raise UsageError(f"unknown parameter {', '.join(unknown)} for notebook {notebook}; "
                          f"its parameters are: {', '.join(declared)}")
     for name, value in given.items():
-        default = declared[name]
-        widen = isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool)
-        if type(value) is not type(default) and not widen:
-            raise UsageError(f"parameter {name} of notebook {notebook} expects {type(default).__name__} "
-                             f"(default {default!r}), got {value!r}")
+        try:
+            coerce_value(value, type(declared[name]), name)  # the config's own type rule
+        except ConfigError:
+            raise UsageError(f"parameter {name} of notebook {notebook} expects {type(declared[name]).__name__} "
+                             f"(default {declared[name]!r}), got {value!r}") from None
 
 # %% ../nbs/09_reproduce.ipynb #cb68892e
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -101,6 +101,31 @@ def _manifest_status(entry: ManifestEntry, fig_dir: Path, since: float) -> dict:
     files = {f: (fig_dir / f).is_file() and (fig_dir / f).stat().st_mtime >= since - 1.0 for f in entry.files}
     return {"id": entry.id, "notebook": entry.notebook, "title": entry.title, "files": files,
             "written": all(files.values())}
+
+
+def _plan(notebooks: list[Path], base: dict, user: dict) -> list[tuple[Path, dict]]:
+    "Each notebook with the parameters it gets: the run parameters, plus the user's that it declares."
+    reserved = sorted(set(user) & set(RUN_PARAMETERS))
+    if reserved:
+        raise UsageError(f"set {', '.join(reserved)} with the command's own options (--profile, --set, --data-root, "
+                         "--out, --cache), not as notebook parameters")
+    declared = {nb.stem: read_parameters(nb) for nb in notebooks}
+    for stem, decl in declared.items():
+        missing = [p for p in RUN_PARAMETERS if p not in decl]
+        if missing:
+            raise UsageError(f"notebook {stem} does not declare the run parameters {', '.join(missing)}; every section "
+                             f"notebook's parameters cell declares {', '.join(RUN_PARAMETERS)}")
+    for name in user:
+        if not any(name in decl for decl in declared.values()):
+            listing = "; ".join(f"{s}: {', '.join(p for p in d if p not in RUN_PARAMETERS) or '-'}"
+                                for s, d in declared.items())
+            raise UsageError(f"unknown parameter {name}: no notebook of this run declares it ({listing})")
+    plan = []
+    for nb in notebooks:
+        p = base | {k: v for k, v in user.items() if k in declared[nb.stem]}
+        check_parameters(nb.stem, declared[nb.stem], p)
+        plan.append((nb, p))
+    return plan
 
 
 def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
@@ -120,28 +145,9 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
     notebooks = section_notebooks(nbs_dir, only)
     if not notebooks: raise UsageError(f"no section notebooks ({', '.join(SECTIONS)}) in {nbs_dir}")
 
-    user = dict(params or {})
-    reserved = sorted(set(user) & set(RUN_PARAMETERS))
-    if reserved:
-        raise UsageError(f"set {', '.join(reserved)} with the command's own options (--profile, --set, --data-root, "
-                         "--out, --cache), not as notebook parameters")
-    declared = {nb.stem: read_parameters(nb) for nb in notebooks}
-    for stem, decl in declared.items():
-        missing = [p for p in RUN_PARAMETERS if p not in decl]
-        if missing:
-            raise UsageError(f"notebook {stem} does not declare the run parameters {', '.join(missing)}; every section "
-                             f"notebook's parameters cell declares {', '.join(RUN_PARAMETERS)}")
-    for name in user:
-        if not any(name in decl for decl in declared.values()):
-            listing = "; ".join(f"{s}: {', '.join(p for p in d if p not in RUN_PARAMETERS) or '-'}" for s, d in declared.items())
-            raise UsageError(f"unknown parameter {name}: no notebook of this run declares it ({listing})")
     base = {"profile": profile, "overrides": dict(overrides or {}), "data_root": str(data_root),
             "out_dir": str(run_dir), "fig_dir": str(fig_dir), "cache_dir": str(cache_dir)}
-    plan = []
-    for nb in notebooks:
-        p = base | {k: v for k, v in user.items() if k in declared[nb.stem]}
-        check_parameters(nb.stem, declared[nb.stem], p)
-        plan.append((nb, p))
+    plan = _plan(notebooks, base, dict(params or {}))
 
     run_dir.mkdir(parents=True, exist_ok=True); fig_dir.mkdir(parents=True, exist_ok=True)
     summary = {"profile": profile, "started": _now(), "finished": None, "ok": False, "seconds": None,

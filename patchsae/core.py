@@ -29,11 +29,11 @@ import torch
 from filelock import FileLock
 
 # %% auto #0
-__all__ = ['PROFILES', 'PALETTE', 'MANIFEST', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'MapleConfig',
-           'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable',
-           'config_hash', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
-           'load_tensors', 'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'set_style', 'save_figure',
-           'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry', 'table_entry',
+__all__ = ['PROFILES', 'PALETTE', 'MANIFEST', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig',
+           'MapleConfig', 'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config',
+           'to_jsonable', 'config_hash', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore',
+           'save_tensors', 'load_tensors', 'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'set_style',
+           'save_figure', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry', 'table_entry',
            'manifest_for', 'matmul_flops']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
@@ -52,6 +52,7 @@ class DataConfig:
     n_classes: int = 1000  # classes of the pretraining dataset (toy-ImageNet in the toy world)
     n_train: int = 1_281_167  # pretraining-set images used to train the SAE (ImageNet-1k train)
     n_eval: int = 50_000  # held-out pretraining images (ImageNet-1k val)
+    task_images: tuple[int, ...] = (64, 16, 50)  # toy downstream tasks: train, val, test images per class
     tasks: tuple[str, ...] = ("imagenet", "caltech101", "oxford_pets", "stanford_cars", "oxford_flowers", "food101",
                               "fgvc_aircraft", "sun397", "dtd", "eurosat", "ucf101")
     shots: int = 16  # few-shot images per base class for adaptation
@@ -118,6 +119,20 @@ class AnalysisConfig:
 
 
 @dataclass(frozen=True)
+class ToyClipConfig:
+    "The tiny CLIP of the toy world (nbs/02): text tower and embedding sizes, and its contrastive training."
+    embed_dim: int = 64  # joint image-text embedding
+    text_width: int = 64
+    text_layers: int = 2
+    head_width: int = 32  # attention head width in both towers
+    epochs: int = 10  # ~8 min on 2 CPU cores for the toy profile; 91.9 % zero-shot in our tuning run
+    batch_size: int = 128  # 128 learned shapes faster than 256 and 64 at equal time (tuning runs, 6 epochs)
+    lr: float = 2e-3
+    weight_decay: float = 0.1
+    warmup_steps: int = 100  # linear warm-up, then cosine decay to zero
+
+
+@dataclass(frozen=True)
 class MapleConfig:
     "MaPLe multi-modal prompt learning (§4.2, Khattak et al. 2023)."
     n_ctx: int = 2  # learnable context vectors, initialised from "a photo"
@@ -143,6 +158,7 @@ class Config:
     sae: SAEConfig = field(default_factory=SAEConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     maple: MapleConfig = field(default_factory=MapleConfig)
+    toy_clip: ToyClipConfig = field(default_factory=ToyClipConfig)
 
     @property
     def n_tokens(self) -> int:
@@ -162,16 +178,18 @@ class Config:
             raise ValueError(f"maple.depth = {self.maple.depth} must be between 1 and backbone.layers = {self.backbone.layers}")
 
 # %% ../nbs/00_core.ipynb #37696ca3
-_TOY_TASKS = ("toy_imagenet", "easy", "fine_grained", "texture", "domain_shift")
+_TOY_TASKS = ("toy_imagenet", "easy", "fine_grained", "texture", "domain_shift", "action")
 
 PROFILES: dict[str, Config] = {
     "smoke": Config(
         profile="smoke",
-        data=DataConfig(image_size=32, n_classes=10, n_train=400, n_eval=100, tasks=_TOY_TASKS, shots=4, batch_size=64),
+        data=DataConfig(image_size=32, n_classes=12, n_train=480, n_eval=120, tasks=_TOY_TASKS, shots=4, batch_size=64,
+                        task_images=(8, 4, 8)),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=32, layers=2, patch_size=8, hook_layer=0),
         sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
+        toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=1, epochs=2, batch_size=64, warmup_steps=2),
     ),
     "toy": Config(
         profile="toy",
@@ -482,7 +500,7 @@ def record_metric(name: str, value, path: Path | str | None = None) -> dict[str,
 
 # %% ../nbs/00_core.ipynb #8574efaa
 PALETTE = "colorblind"
-_ID_RE = re.compile(r"(fig\d{2}[a-z]?|table\d+)(_[a-z0-9]+)*")
+_ID_RE = re.compile(r"(fig\d{2}[a-z]?|table\d+|extra_[a-z0-9]+)(_[a-z0-9]+)*")  # extra_: the project's own figures
 
 
 def set_style():
@@ -499,7 +517,7 @@ def set_style():
 def _output_name(name: str) -> str:
     if not _ID_RE.fullmatch(name):
         raise ValueError(f"output name {name!r} must start with the paper's id and use lower-case words, "
-                         "e.g. 'fig05b_masking' or 'table1'")
+                         "e.g. 'fig05b_masking' or 'table1' ('extra_<name>' for figures the paper does not have)")
     return name
 
 
@@ -595,8 +613,9 @@ def table_entry(id: str, notebook: str, stem: str, title: str = "") -> ManifestE
 
 
 MANIFEST: tuple[ManifestEntry, ...] = (
-    # added by the sections that produce them, e.g.
-    # figure_entry("fig05b", "06_masking", "fig05b_masking", "accuracy vs k, on/off x class/dataset/random"),
+    # added by the sections that produce them; project figures (not in the paper) have ids of their own
+    figure_entry("extra_data", "01_data", "extra_data_examples", "example images of every task, with the toy world's concept masks"),
+    figure_entry("extra_zeroshot", "02_models", "extra_zeroshot_tasks", "zero-shot top-1 of the backbone on every task"),
 )
 
 

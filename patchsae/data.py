@@ -22,10 +22,10 @@ from .core import Config, current_run
 __all__ = ['SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'TOY_TEMPLATES',
            'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'SPLITS', 'TASKS', 'COOP_TEMPLATES',
            'MASK_COLOURS', 'LabelledImages', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot',
-           'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'n_toy_shapes', 'toy_task',
-           'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'toy_dataset', 'DatasetError',
-           'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'imagenet',
-           'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
+           'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes',
+           'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs',
+           'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet',
+           'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 class LabelledImages(torch.utils.data.Dataset):
@@ -318,6 +318,13 @@ CASE_STUDIES = {"toy": {"ImageNet": "toy_imagenet", "Caltech101": "easy", "Flowe
 TOY_TASKS = ("toy_imagenet", "easy", "fine_grained", "texture", "domain_shift", "action", "sketch")
 
 
+def case_study_task(name: str, world: str = "toy") -> str:
+    "The task standing in for the paper's dataset `name` (e.g. 'EuroSAT') in `world` ('toy' or 'paper')."
+    if name not in CASE_STUDIES[world]:
+        raise ValueError(f"no case study {name!r}; the paper's named datasets are {', '.join(CASE_STUDIES[world])}")
+    return CASE_STUDIES[world][name]
+
+
 def n_toy_shapes(n_classes: int) -> int:
     "Shapes used by toy ImageNet with `n_classes` classes (shape x 4 colour families)."
     if n_classes % len(FAMILIES) or not len(FAMILIES) <= n_classes <= len(SHAPES) * len(FAMILIES):
@@ -439,6 +446,26 @@ class ToyImages(LabelledImages):
                          ids=self.ids[index], labels=labels, classnames=names, cache=self._cache)
 
 # %% ../nbs/01_data.ipynb #6e94072e
+def covariate_shift_pairs(cfg: Config, labels: Sequence[int], seed: int = 0) -> dict[str, dict]:
+    "Pairs of toy-ImageNet images of `labels`: {'clean'|'shifted': {'images', 'masks', 'attributes'}}."
+    labels = np.asarray(labels, dtype=np.int64)
+    task = toy_task("toy_imagenet", cfg.data.n_classes)
+    if len(labels) and not (0 <= labels.min() and labels.max() < len(task.classnames)):
+        raise ValueError(f"labels must lie in 0..{len(task.classnames) - 1}")
+    a = task_attributes(task, cfg.seed + seed, 99, np.arange(len(labels)), labels, n_toy_shapes(cfg.data.n_classes))
+    clean = {**a, "texture": np.zeros_like(a["texture"]), "second": np.zeros_like(a["second"]),
+             "word": np.full_like(a["word"], -1), "style": np.zeros_like(a["style"])}
+    k = _keys(cfg.seed + seed, 99, 1, np.arange(len(labels)))
+    shifted = {**a, "texture": 1 + _choice_of(k, 1, len(TEXTURES) - 1), "second": np.ones_like(a["second"]),
+               "word": np.full_like(a["word"], -1), "style": np.where(_uniform(k, 2) < .5, 0, 1)}
+    out = {}
+    for name, attrs in (("clean", clean), ("shifted", shifted)):
+        images, masks = render(attrs, cfg.data.image_size)
+        out[name] = {"images": torch.from_numpy(images), "masks": {c: torch.from_numpy(m) for c, m in masks.items()},
+                     "attributes": attrs}
+    return out
+
+# %% ../nbs/01_data.ipynb #4c5b4b6e
 def toy_dataset(cfg: Config, task: str, split: str) -> ToyImages:
     "Split `split` of toy task `task` for the profile `cfg`."
     t = toy_task(task, cfg.data.n_classes)
@@ -449,14 +476,14 @@ def toy_dataset(cfg: Config, task: str, split: str) -> ToyImages:
         n = cfg.data.task_images[SPLITS.index(split)] * len(t.classnames)
     return ToyImages(t, split, n, cfg.data.image_size, n_toy_shapes(cfg.data.n_classes), cfg.seed)
 
-# %% ../nbs/01_data.ipynb #67187979
+# %% ../nbs/01_data.ipynb #3474ed28
 import os
 
 import open_clip
 from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
 from PIL import Image
 
-# %% ../nbs/01_data.ipynb #8c854d0c
+# %% ../nbs/01_data.ipynb #b3612c14
 class DatasetError(ValueError):
     "A data root, folder, split file or image that is missing or not in the CoOp layout; the message says the fix."
 
@@ -485,7 +512,7 @@ def _check_root(root) -> Path:
 def _check_split(split: str):
     if split not in ("train", "val", "test"): raise ValueError(f"split = {split!r}; choose 'train', 'val' or 'test'")
 
-# %% ../nbs/01_data.ipynb #b3612c14
+# %% ../nbs/01_data.ipynb #5cb8eb10
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -539,7 +566,7 @@ class FolderImages(LabelledImages):
         return type(self)(self.files, labels, names, self.root, self.transform, self.name, self.source,
                           self.index[index])
 
-# %% ../nbs/01_data.ipynb #5cb8eb10
+# %% ../nbs/01_data.ipynb #76a7ce1d
 @dataclass(frozen=True)
 class CoopTask:
     "Where a task lives in the CoOp data layout."
@@ -588,7 +615,7 @@ def _task_folder(root: Path, spec: CoopTask) -> Path:
     raise DatasetError(f"{spec.title} folder {base} is missing: put the dataset in {spec.folder}/ under the data root, "
                        f"as in the {spec.title} section of {_DATASETS_MD}; {_listing(root)}{hint}")
 
-# %% ../nbs/01_data.ipynb #76a7ce1d
+# %% ../nbs/01_data.ipynb #1a68ff4e
 def _write_jpeg(path: Path, label: int, i: int, size: int = 8):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (size, size), ((40 * label + 20) % 256, (70 * i + 30) % 256, 128)).save(path, quality=95)
@@ -637,7 +664,7 @@ def make_fake_task(root, name: str, n_classes: int = 4, per_split: tuple[int, in
         (base / spec.split_file).write_text(json.dumps(split, indent=4, separators=(",", ": ")))
     return base
 
-# %% ../nbs/01_data.ipynb #1a68ff4e
+# %% ../nbs/01_data.ipynb #2656a118
 _WNID = re.compile(r"n\d{8}")
 
 
@@ -675,7 +702,7 @@ def imagenet(root, split: str = "val", transform=None) -> FolderImages:
     return FolderImages(np.array(files, dtype=bytes), labels, IMAGENET_CLASSNAMES, folder, transform, "imagenet",
                         folder)
 
-# %% ../nbs/01_data.ipynb #2656a118
+# %% ../nbs/01_data.ipynb #c01b5788
 def _read_split_file(path: Path, title: str) -> dict[str, list]:
     "A `split_zhou_*.json` file, checked for CoOp's format."
     fix = f"download {path.name} (linked in the {title} section of {_DATASETS_MD}) into {path.parent}/"
@@ -755,7 +782,7 @@ def coop_task(root, name: str, split: str, transform=None) -> FolderImages:
     return FolderImages([e[0] for e in entries], [e[1] for e in entries], classnames, image_dir, transform, name,
                         source)
 
-# %% ../nbs/01_data.ipynb #52fd900e
+# %% ../nbs/01_data.ipynb #db5a0680
 def load_task(root, name: str, split: str, which: str = "all", shots: int = 0, seed: int = 1,
               transform=None) -> FolderImages:
     "Split `split` of task `name`, its `which` (all/base/novel) classes relabelled, `shots` images per class if > 0."
@@ -763,7 +790,7 @@ def load_task(root, name: str, split: str, which: str = "all", shots: int = 0, s
     ds = subsample_classes(coop_task(root, name, split, transform), which)
     return few_shot(ds, shots, seed) if shots > 0 else ds
 
-# %% ../nbs/01_data.ipynb #db5a0680
+# %% ../nbs/01_data.ipynb #026fb05b
 COOP_TEMPLATES = {
     "imagenet": "a photo of a {}.", "caltech101": "a photo of a {}.", "oxford_pets": "a photo of a {}, a type of pet.",
     "stanford_cars": "a photo of a {}.", "oxford_flowers": "a photo of a {}, a type of flower.",
@@ -794,7 +821,7 @@ def load_dataset(cfg: Config, task: str, split: str, which: str = "all", shots: 
     ds = subsample_classes(ds, which)
     return few_shot(ds, shots, seed) if shots > 0 else ds
 
-# %% ../nbs/01_data.ipynb #026fb05b
+# %% ../nbs/01_data.ipynb #828520d2
 MASK_COLOURS = {"object": None, "second": (1., 1., 1.), "word": (1., .85, 0.), "background": (.12, .12, .12)}
 
 

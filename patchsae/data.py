@@ -821,7 +821,7 @@ def load_dataset(cfg: Config, task: str, split: str, which: str = "all", shots: 
     ds = subsample_classes(ds, which)
     return few_shot(ds, shots, seed) if shots > 0 else ds
 
-# %% ../nbs/01_data.ipynb #828520d2
+# %% ../nbs/01_data.ipynb #842ee3ca
 MASK_COLOURS = {"object": None, "second": (1., 1., 1.), "word": (1., .85, 0.), "background": (.12, .12, .12)}
 
 

@@ -5,6 +5,7 @@
 # %% ../nbs/02_models.ipynb #0c4457ea
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -244,7 +245,7 @@ def tiny_clip(cfg: Config, store: ArtifactStore, device: str | torch.device = "c
     folder = store.fetch("tiny_clip", _tiny_clip_spec(cfg), compute, version=TINY_CLIP_VERSION)
     model = tiny_clip_model(cfg)
     model.load_state_dict(load_tensors(folder / "model.safetensors"))
-    info = __import__("json").loads((folder / "train.json").read_text())
+    info = json.loads((folder / "train.json").read_text())
     return Backbone(model.eval().to(device), ToyTokenizer(), "tiny-clip", cfg.data.image_size), info
 
 

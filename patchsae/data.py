@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -16,16 +16,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .core import Config, current_run
+from .core import Config
 
 # %% auto #0
-__all__ = ['SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'TOY_TEMPLATES',
-           'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'SPLITS', 'TASKS', 'COOP_TEMPLATES',
-           'MASK_COLOURS', 'LabelledImages', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot',
-           'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes',
-           'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs',
-           'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet',
-           'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
+__all__ = ['SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
+           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'SPLITS', 'TASKS',
+           'COOP_TEMPLATES', 'MASK_COLOURS', 'LabelledImages', 'iter_batches', 'base_novel_classes',
+           'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask',
+           'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'normalize_images', 'to_display',
+           'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages',
+           'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates',
+           'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 class LabelledImages(torch.utils.data.Dataset):
@@ -105,6 +106,7 @@ TEXTURES = ("plain", "striped", "dotted", "checkered", "grid", "noisy", "wavy", 
 WORDS = ("sun", "cat", "dog", "car", "red", "blue")
 STYLES = ("photo", "sketch", "satellite")
 CONCEPTS = ("object", "second", "word", "background")  # the per-pixel masks every image carries
+WORLD_VERSION = 1  # bump when a change to this section changes any rendered image or caption
 
 # %% ../nbs/01_data.ipynb #a5287361
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -127,19 +129,18 @@ def _keys(*parts) -> np.ndarray:
     return key
 
 
-def _uniform(key: np.ndarray, field: int) -> np.ndarray:
-    "Floats in [0, 1) from `key` and a field number (one independent stream per attribute)."
-    return (_hash(key ^ np.uint64(field * 0x632BE59BD9B4E019 % 2**64)) >> np.uint64(11)).astype(np.float64) / 2.0**53
+def _uniform(key: np.ndarray, stream: int) -> np.ndarray:
+    "Floats in [0, 1) from `key` and a stream number (one independent stream per attribute)."
+    return (_hash(key ^ np.uint64(stream * 0x632BE59BD9B4E019 % 2**64)) >> np.uint64(11)).astype(np.float64) / 2.0**53
 
 
-def _choice_of(key, field: int, n: int) -> np.ndarray:
-    return np.minimum((_uniform(key, field) * n).astype(np.int64), n - 1)
+def _choice_of(key, stream: int, n: int) -> np.ndarray:
+    return np.minimum((_uniform(key, stream) * n).astype(np.int64), n - 1)
 
 # %% ../nbs/01_data.ipynb #26cd1986
 def sample_attributes(key: np.ndarray, p_second: float = .3, p_word: float = .2,
                       style_probs: Sequence[float] = (.9, .1, 0.), shapes: int = len(SHAPES)) -> dict[str, np.ndarray]:
     "Random attributes for the images whose hash keys are `key` (N,); shapes are drawn from the first `shapes`."
-    n = key.shape[0]
     large = _uniform(key, 3) < .5
     radius = np.where(large, .26 + .07 * _uniform(key, 4), .17 + .06 * _uniform(key, 4))
     margin = radius + .04

@@ -10,7 +10,6 @@ import math
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,10 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import ArtifactStore, Config, config_hash, load_tensors, save_tensors, write_json
-from .data import (CONCEPTS, FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, TOY_TASKS, WORDS,
-                           LabelledImages, _PREFIXES, captions, iter_batches, normalize_images, toy_dataset,
-                           toy_task)
+from .core import ArtifactStore, Config, load_tensors, save_tensors, write_json
+from .data import (FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, WORDS, LabelledImages,
+                           WORLD_VERSION, _PREFIXES, captions, iter_batches, normalize_images, toy_dataset)
 
 # %% auto #0
 __all__ = ['TOY_VOCAB', 'TINY_CLIP_VERSION', 'Backbone', 'ToyTokenizer', 'tiny_clip_model', 'contrastive_loss', 'train_tiny_clip',
@@ -231,7 +229,8 @@ class WeightsError(RuntimeError):
 def _tiny_clip_spec(cfg: Config) -> dict:
     d, b = cfg.data, cfg.backbone
     return {"image_size": d.image_size, "n_classes": d.n_classes, "n_train": d.n_train, "width": b.width,
-            "layers": b.layers, "patch_size": b.patch_size, "toy_clip": cfg.toy_clip, "seed": cfg.seed, "vocab": TOY_VOCAB}
+            "layers": b.layers, "patch_size": b.patch_size, "toy_clip": cfg.toy_clip, "seed": cfg.seed, "vocab": TOY_VOCAB,
+            "world": WORLD_VERSION}
 
 
 def tiny_clip(cfg: Config, store: ArtifactStore, device: str | torch.device = "cpu",

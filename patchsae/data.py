@@ -19,16 +19,25 @@ from torch import Tensor
 from .core import Config
 
 # %% auto #0
-__all__ = ['SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
-           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'SPLITS', 'TASKS',
-           'COOP_TEMPLATES', 'MASK_COLOURS', 'LabelledImages', 'iter_batches', 'base_novel_classes',
-           'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask',
-           'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'normalize_images', 'to_display',
-           'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages',
-           'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates',
+__all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
+           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'COOP_TEMPLATES',
+           'MASK_COLOURS', 'check_split', 'LabelledImages', 'iter_batches', 'base_novel_classes', 'subsample_classes',
+           'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task',
+           'n_toy_shapes', 'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages',
+           'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask',
+           'make_fake_imagenet', 'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates',
            'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
+SPLITS = ("train", "val", "test")
+
+
+def check_split(split: str) -> int:
+    "The position of `split` in `SPLITS`, or a clear error."
+    if split not in SPLITS: raise ValueError(f"split = {split!r}; choose one of {', '.join(SPLITS)}")
+    return SPLITS.index(split)
+
+
 class LabelledImages(torch.utils.data.Dataset):
     "A classification dataset: `labels` (N,) int64 in 0..C-1, `classnames` (C,), images by index."
 
@@ -97,6 +106,8 @@ def few_shot(ds: LabelledImages, shots: int, seed: int) -> LabelledImages:
     return ds.subset(torch.sort(torch.cat(picks)).values)
 
 # %% ../nbs/01_data.ipynb #48e2bc14
+from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
 SHAPES = ("circle", "square", "triangle", "cross", "ring", "frame", "diamond", "bar")
 FAMILIES = ("red", "green", "blue", "yellow")
 SHADES = ("crimson", "scarlet", "lime", "forest", "navy", "azure", "gold", "lemon")  # two per family, in order
@@ -337,20 +348,22 @@ def n_toy_shapes(n_classes: int) -> int:
 def toy_task(name: str, n_classes: int) -> ToyTask:
     "The toy task `name` in a world whose toy ImageNet has `n_classes` classes."
     ns = n_toy_shapes(n_classes)
-    fam = lambda f: {"shade_family": f}
+    pairs = [(s, f) for s in range(ns) for f in range(len(FAMILIES))]  # shape-major
+    imagenet = ([f"{FAMILIES[f]} {SHAPES[s]}" for s, f in pairs], [{"shape": s, "shade_family": f} for s, f in pairs])
+    shapes = (list(SHAPES[:ns]), [{"shape": s} for s in range(ns)])
+    shades = [(s, c) for s in (0, 1) for c in range(len(SHADES))]
+    duo = [(a, b) for a in range(min(ns, 3)) for b in range(min(ns, 3))]
+    photo, sketch, satellite = (1., 0., 0.), (0., 1., 0.), (0., 0., 1.)
     specs = {
-        "toy_imagenet": ([f"{FAMILIES[f]} {SHAPES[s]}" for s in range(ns) for f in range(4)],
-                         [{"shape": s, **fam(f)} for s in range(ns) for f in range(4)], (.9, .1, 0.)),
-        "easy": (list(SHAPES[:ns]), [{"shape": s} for s in range(ns)], (1., 0., 0.)),
-        "fine_grained": ([f"{SHADES[c]} {SHAPES[s]}" for s in (0, 1) for c in range(len(SHADES))],
-                         [{"shape": s, "shade": c} for s in (0, 1) for c in range(len(SHADES))], (1., 0., 0.)),
-        "texture": ([f"{t} background" for t in TEXTURES], [{"texture": t} for t in range(len(TEXTURES))], (1., 0., 0.)),
-        "domain_shift": (list(SHAPES[:ns]), [{"shape": s} for s in range(ns)], (0., 0., 1.)),
-        "action": ([f"{SHAPES[a]} and {SHAPES[b]}" for a in range(min(ns, 3)) for b in range(min(ns, 3))],
-                   [{"shape": a, "shape2": b, "second": True} for a in range(min(ns, 3)) for b in range(min(ns, 3))],
-                   (1., 0., 0.)),
-        "sketch": ([f"{FAMILIES[f]} {SHAPES[s]}" for s in range(ns) for f in range(4)],
-                   [{"shape": s, **fam(f)} for s in range(ns) for f in range(4)], (0., 1., 0.)),
+        "toy_imagenet": (*imagenet, (.9, .1, 0.)),
+        "easy": (*shapes, photo),
+        "fine_grained": ([f"{SHADES[c]} {SHAPES[s]}" for s, c in shades], [{"shape": s, "shade": c} for s, c in shades],
+                         photo),
+        "texture": ([f"{t} background" for t in TEXTURES], [{"texture": t} for t in range(len(TEXTURES))], photo),
+        "domain_shift": (*shapes, satellite),
+        "action": ([f"{SHAPES[a]} and {SHAPES[b]}" for a, b in duo],
+                   [{"shape": a, "shape2": b, "second": True} for a, b in duo], photo),
+        "sketch": (*imagenet, sketch),
     }
     if name not in specs: raise ValueError(f"unknown toy task {name!r}; the toy tasks are: {', '.join(TOY_TASKS)}")
     names, fixed, styles = specs[name]
@@ -372,9 +385,8 @@ def task_attributes(task: ToyTask, seed: int, split: int, index: np.ndarray, lab
     return a
 
 # %% ../nbs/01_data.ipynb #826e86a9
-OPENAI_MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073])
-OPENAI_STD = torch.tensor([0.26862954, 0.26130258, 0.27577711])
-SPLITS = ("train", "val", "test")
+OPENAI_MEAN = torch.tensor(OPENAI_DATASET_MEAN)  # open_clip's constants, the ones its transforms use
+OPENAI_STD = torch.tensor(OPENAI_DATASET_STD)
 
 
 def normalize_images(images: Tensor) -> Tensor:
@@ -394,36 +406,39 @@ class ToyImages(LabelledImages):
     def __init__(self, task: ToyTask, split: str, n: int, image_size: int, n_shapes: int, seed: int = 0,
                  ids: Tensor | None = None, labels: Tensor | None = None, classnames: Sequence[str] | None = None,
                  cache: dict | None = None):
-        if split not in SPLITS: raise ValueError(f"split = {split!r}; choose one of {SPLITS}")
+        check_split(split)
         self.task, self.split, self.n, self.image_size, self.n_shapes, self.seed = task, split, n, image_size, n_shapes, seed
         self.ids = torch.arange(n) if ids is None else ids
         self._cache = {} if cache is None else cache  # shared by views of the same split
         super().__init__(self.ids % len(task.classnames) if labels is None else labels,
                          task.classnames if classnames is None else classnames, task.name)
 
-    def attributes(self, index) -> dict[str, np.ndarray]:
-        "The ground-truth attributes of the images at `index`."
-        ids = self.ids[torch.as_tensor(index)].numpy()
-        return task_attributes(self.task, self.seed, SPLITS.index(self.split), ids, ids % len(self.task.classnames),
+    def _attributes(self, ids: Tensor) -> dict[str, np.ndarray]:  # ids: positions in the full split
+        ids = ids.numpy()
+        return task_attributes(self.task, self.seed, check_split(self.split), ids, ids % len(self.task.classnames),
                                self.n_shapes)
 
-    def render(self, index, chunk: int = 1024) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        "uint8 images and concept masks of the images at `index`, rendered in chunks to bound memory."
-        index = torch.as_tensor(index).flatten()
-        parts = [render(self.attributes(index[i:i + chunk]), self.image_size) for i in range(0, len(index), chunk)]
-        if not parts: return np.zeros((0, self.image_size, self.image_size, 3), np.uint8), {c: np.zeros((0, self.image_size, self.image_size), bool) for c in CONCEPTS}
+    def _render(self, ids: Tensor, chunk: int = 1024) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        parts = [render(self._attributes(ids[i:i + chunk]), self.image_size) for i in range(0, len(ids), chunk)]
+        parts = parts or [render(self._attributes(ids), self.image_size)]  # an empty selection keeps its shapes
         return np.concatenate([p[0] for p in parts]), {c: np.concatenate([p[1][c] for p in parts]) for c in CONCEPTS}
+
+    def attributes(self, index) -> dict[str, np.ndarray]:
+        "The ground-truth attributes of the images at `index`."
+        return self._attributes(self.ids[torch.as_tensor(index)].flatten())
+
+    def render(self, index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        "uint8 images and concept masks of the images at `index`, rendered in chunks to bound memory."
+        return self._render(self.ids[torch.as_tensor(index)].flatten())
 
     @property
     def images(self) -> Tensor:
-        "All images of the split, uint8 (n, H, W, 3), rendered once."
-        if "images" not in self._cache:
-            full = ToyImages(self.task, self.split, self.n, self.image_size, self.n_shapes, self.seed)
-            self._cache["images"] = torch.from_numpy(full.render(torch.arange(self.n))[0])
+        "All images of this dataset, uint8 (N, H, W, 3); the whole split is rendered once and shared by its views."
+        if "images" not in self._cache: self._cache["images"] = torch.from_numpy(self._render(torch.arange(self.n))[0])
         return self._cache["images"][self.ids]
 
     def raw(self, index: Tensor) -> Tensor:
-        "uint8 images (B, H, W, 3) at `index`."
+        "uint8 images (B, H, W, 3) at `index` (from the rendered split if there is one)."
         if "images" in self._cache: return self._cache["images"][self.ids[torch.as_tensor(index)]]
         return torch.from_numpy(self.render(index)[0])
 
@@ -470,11 +485,11 @@ def covariate_shift_pairs(cfg: Config, labels: Sequence[int], seed: int = 0) -> 
 def toy_dataset(cfg: Config, task: str, split: str) -> ToyImages:
     "Split `split` of toy task `task` for the profile `cfg`."
     t = toy_task(task, cfg.data.n_classes)
+    position = check_split(split)
     if task == "toy_imagenet":
         n = cfg.data.n_train if split == "train" else cfg.data.n_eval
     else:
-        if split not in SPLITS: raise ValueError(f"split = {split!r}; choose one of {SPLITS}")
-        n = cfg.data.task_images[SPLITS.index(split)] * len(t.classnames)
+        n = cfg.data.task_images[position] * len(t.classnames)
     return ToyImages(t, split, n, cfg.data.image_size, n_toy_shapes(cfg.data.n_classes), cfg.seed)
 
 # %% ../nbs/01_data.ipynb #3474ed28
@@ -508,10 +523,6 @@ def _check_root(root) -> Path:
     path = Path(root).expanduser()
     if not path.is_dir(): raise DatasetError(f"data root {path} does not exist or is not a folder: {fix}")
     return path
-
-
-def _check_split(split: str):
-    if split not in ("train", "val", "test"): raise ValueError(f"split = {split!r}; choose 'train', 'val' or 'test'")
 
 # %% ../nbs/01_data.ipynb #5cb8eb10
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -677,7 +688,7 @@ def _image_files(folder: Path) -> list[str]:
 
 def imagenet(root, split: str = "val", transform=None) -> FolderImages:
     "ImageNet-1k `train`, or `val` (= `test`), from `root/imagenet` in the CoOp or the ImageFolder layout."
-    _check_split(split)
+    check_split(split)
     base = _task_folder(_check_root(root), TASKS["imagenet"])
     part = "train" if split == "train" else "val"
     candidates = [base / "images" / part, base / part]
@@ -761,7 +772,7 @@ def _read_fgvc(base: Path, split: str) -> tuple[list, list[str], Path]:
 def coop_task(root, name: str, split: str, transform=None) -> FolderImages:
     "The `split` (train/val/test) of task `name` (a key of `TASKS`) from the CoOp data layout under `root`."
     spec = _task(name)
-    _check_split(split)
+    check_split(split)
     if spec.kind == "imagenet": return imagenet(root, split, transform)
     base = _task_folder(_check_root(root), spec)
     if spec.kind == "fgvc": entries, classnames, source = _read_fgvc(base, split)

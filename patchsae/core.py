@@ -92,12 +92,18 @@ class SAEConfig:
     tokens: str = "all"  # "all" (CLS + patches) | "cls"
     shuffle_tokens: bool = False  # False: batches of whole images (faithful); True: token-shuffled buffer
     dtype: str = "float32"  # "float32" | "bfloat16" (autocast, GPU only)
+    cache_activations: bool = False  # fp16 memory-mapped activation cache (small runs only; paper: stream)
+    checkpoint_every: int = 1000  # training steps between checkpoints (resume point of a killed run)
+    eval_images: int = 4096  # held-out images for the Table 2 metrics (reconstruction and CL)
+    ablation_images: int = 0  # images per Table 2 ablation SAE; 0: train_images (the toy profile trains them shorter)
 
     def __post_init__(self):
         _choice(self, "recon_loss", ("normalized", "mse"))
         _choice(self, "bdec_init", ("geomedian_tokens", "geomedian_reference", "mean"))
         _choice(self, "tokens", ("all", "cls"))
         _choice(self, "dtype", ("float32", "bfloat16"))
+        for name in ("expansion", "train_images", "batch_images", "checkpoint_every", "eval_images"):
+            if getattr(self, name) < 1: raise ValueError(f"sae.{name} = {getattr(self, name)} must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -186,7 +192,8 @@ PROFILES: dict[str, Config] = {
         data=DataConfig(image_size=32, n_classes=12, n_train=480, n_eval=120, tasks=_TOY_TASKS, shots=4, batch_size=64,
                         task_images=(8, 4, 8)),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=32, layers=2, patch_size=8, hook_layer=0),
-        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32),
+        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32, cache_activations=True, eval_images=64,
+                      checkpoint_every=5),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
         toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=1, epochs=2, batch_size=64, warmup_steps=2),
@@ -195,7 +202,8 @@ PROFILES: dict[str, Config] = {
         profile="toy",
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
-        sae=SAEConfig(expansion=16, warmup_steps=50, train_images=40_000, batch_images=64),
+        sae=SAEConfig(expansion=16, l1_coeff=2e-3, lr=4e-3, warmup_steps=50, train_images=40_000, batch_images=64,
+                      cache_activations=True, eval_images=1_024, checkpoint_every=200, ablation_images=10_000),
         analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500)),
         maple=MapleConfig(depth=3),
     ),
@@ -616,6 +624,8 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     # added by the sections that produce them; project figures (not in the paper) have ids of their own
     figure_entry("extra_data", "01_data", "extra_data_examples", "example images of every task, with the toy world's concept masks"),
     figure_entry("extra_zeroshot", "02_models", "extra_zeroshot_tasks", "zero-shot top-1 of the backbone on every task"),
+    figure_entry("extra_saetraining", "03_training", "extra_saetraining_curves", "training curves of the profile's SAE"),
+    table_entry("table2", "03_training", "table2", "SAE training configurations and metrics"),
 )
 
 

@@ -25,8 +25,8 @@ from .data import (FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, WO
 
 # %% auto #0
 __all__ = ['TOY_VOCAB', 'TINY_CLIP_VERSION', 'Backbone', 'ToyTokenizer', 'tiny_clip_model', 'contrastive_loss', 'train_tiny_clip',
-           'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip', 'openclip_backbone',
-           'load_backbone']
+           'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip', 'backbone_spec',
+           'openclip_backbone', 'load_backbone']
 
 # %% ../nbs/02_models.ipynb #50f7077d
 class Backbone(nn.Module):
@@ -246,6 +246,17 @@ def tiny_clip(cfg: Config, store: ArtifactStore, device: str | torch.device = "c
     model.load_state_dict(load_tensors(folder / "model.safetensors"))
     info = json.loads((folder / "train.json").read_text())
     return Backbone(model.eval().to(device), ToyTokenizer(), "tiny-clip", cfg.data.image_size), info
+
+
+def backbone_spec(cfg: Config) -> dict:
+    "What identifies the profile's backbone weights: part of the key of every artifact computed from them."
+    b = cfg.backbone
+    if b.arch == "tiny-clip": return {"tiny_clip": _tiny_clip_spec(cfg), "version": TINY_CLIP_VERSION}
+    weights: str | dict = b.pretrained
+    if Path(b.pretrained).is_file():  # a local file: its identity is where it is, its size and its age
+        st = Path(b.pretrained).stat()
+        weights = {"file": str(Path(b.pretrained).resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return {"arch": b.arch, "pretrained": weights, "image_size": cfg.data.image_size}
 
 
 def _weights_help(arch: str) -> str:

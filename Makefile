@@ -11,12 +11,13 @@ PROFILE ?= toy
 # pip on some machines prints a warning per unreachable extra index; keep real errors, drop that noise
 PIPQUIET := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help setup reproduce test sync nbtest pytest clean
+.PHONY: help setup reproduce test sync nbtest pytest bench clean
 
 help:
 	@echo "make reproduce   regenerate every figure and table of the '$(PROFILE)' profile into figures/$(PROFILE)/"
 	@echo "make test        check patchsae/ is in sync with nbs/, run nbdev_test and pytest"
 	@echo "make setup       create $(VENV) and install the package with its dev extras"
+	@echo "make bench       time the SAE training step against this machine's matmul throughput (BENCHMARKS.md)"
 
 $(STAMP): settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +53,9 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q tests
 
 test: sync nbtest pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_sae_step.py $(BENCH_ARGS)
 
 clean:
 	rm -rf runs _proc _docs .pytest_cache

@@ -211,13 +211,18 @@ class ActivationSource:
             rows = torch.from_numpy(np.ascontiguousarray(self.cache[ids[order].numpy()]))
             out = torch.empty_like(rows); out[order] = rows
             return out.to(self.device, torch.float32)
-        x = self._load(ids).to(self.device)
+        x = self.ds.get_batch(ids)[0].to(self.device)
         return self.backbone.residual(x, self.layer).float()
 
-    def _load(self, ids: Tensor) -> Tensor:
-        if self.num_workers == 0: return self.ds.get_batch(ids)[0]
-        loader = torch.utils.data.DataLoader(self.ds, batch_size=len(ids), sampler=ids.tolist(), num_workers=self.num_workers)
-        return next(iter(loader))[0]
+    def step_images(self, steps: range) -> Iterator[Tensor]:
+        "The (B, T, D) stream of each step in `steps`; with `num_workers` > 0, one loader decodes them all in parallel."
+        if self.cache is not None or self.num_workers == 0:
+            for s in steps: yield self.images(self.image_ids(s))
+            return
+        loader = torch.utils.data.DataLoader(self.ds, batch_sampler=[self.image_ids(s).tolist() for s in steps],
+                                             num_workers=self.num_workers)
+        with torch.no_grad():
+            for x, _ in loader: yield self.backbone.residual(x.to(self.device), self.layer).float()
 
     def select(self, acts: Tensor) -> Tensor:
         "The training tokens of a (B, T, D) stream: all of them as (B·T, D), or the CLS tokens (B, D)."
@@ -229,11 +234,18 @@ class ActivationSource:
         chunk, k = divmod(step, self.buffer_batches)
         if self._buffer is None or self._buffer[0] != chunk:
             first = chunk * self.buffer_batches
-            pool = torch.cat([self.select(self.images(self.image_ids(s))) for s in range(first, first + self.buffer_batches)])
+            pool = torch.cat([self.select(a) for a in self.step_images(range(first, first + self.buffer_batches))])
             perm = torch.randperm(len(pool), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + 7919 * chunk + 1))
             self._buffer = (chunk, pool[perm.to(pool.device)])
         n = len(self._buffer[1]) // self.buffer_batches
         return self._buffer[1][k * n:(k + 1) * n]
+
+    def batches(self, start: int, stop: int) -> Iterator[Tensor]:
+        "`batch(s)` for s in start..stop-1, decoding images ahead in worker processes when `num_workers` > 0."
+        if self.shuffle_tokens or self.cache is not None or self.num_workers == 0:
+            for s in range(start, stop): yield self.batch(s)
+        else:
+            for acts in self.step_images(range(start, stop)): yield self.select(acts)
 
     def ordered(self, limit: int | None = None, batch_images: int | None = None) -> Iterator[Tensor]:
         "One pass over the first `limit` images in dataset order, as (N, D) token batches (for evaluation)."
@@ -369,9 +381,9 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=s.dtype == "bfloat16")
     bar = tqdm(range(start, steps), desc=f"training SAE {d_in}→{sae.d_sae}", disable=not progress, mininterval=10,
                initial=start, total=steps)
-    for step in bar:
+    for step, z in zip(bar, source.batches(start, steps)):
         for group in opt.param_groups: group["lr"] = _lr_at(step, s)
-        z = source.batch(step).to(device)
+        z = z.to(device)
         dead = since_fired > s.dead_steps if s.ghost_grads else None
         with autocast:
             out = sae_loss(sae, z, s.l1_coeff, s.recon_loss, dead)

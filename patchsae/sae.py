@@ -289,6 +289,7 @@ SAE_SCHEMA_VERSION = 1
 
 class TrainingError(RuntimeError):
     "SAE training stopped: a non-finite loss, or a checkpoint that belongs to another run."
+    sae: "PatchSAE | None" = None  # on a non-finite loss: the last good SAE (the weights before the failing step)
 
 
 def _lr_at(step: int, cfg: SAEConfig) -> float:
@@ -353,10 +354,6 @@ def load_checkpoint(path: Path, spec: dict, sae: PatchSAE, opt: torch.optim.Opti
     return meta["step"], t["since_fired"], meta["log"]
 
 # %% ../nbs/03_training.ipynb #787370a0
-def _make_optimizer(sae: PatchSAE, lr: float) -> torch.optim.Adam:
-    return torch.optim.Adam(sae.parameters(), lr=lr, betas=(0.9, 0.999))
-
-
 def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *, checkpoint_dir: Path | str | None = None,
               device: str | torch.device = "cpu", log_every: int = 50, progress: bool = True,
               stop_after: int | None = None, spec: dict | None = None) -> tuple[PatchSAE, list[dict]]:
@@ -368,7 +365,7 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
     d_in = source.backbone.width if source.backbone is not None else source.cache.shape[-1]
     spec = spec if spec is not None else training_spec(cfg, d_in, source.ds.name)
     sae = PatchSAE(d_in, s.expansion * d_in, torch.Generator().manual_seed(cfg.seed)).to(device)
-    opt = _make_optimizer(sae, s.lr)
+    opt = torch.optim.Adam(sae.parameters(), lr=s.lr, betas=(0.9, 0.999))
     since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
     start, log = 0, []
     ckpt = latest_checkpoint(checkpoint_dir)
@@ -388,10 +385,13 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
         with autocast:
             out = sae_loss(sae, z, s.l1_coeff, s.recon_loss, dead)
         if not torch.isfinite(out.loss):
-            path = save_checkpoint(checkpoint_dir or Path.cwd() / "sae-nan-checkpoint", step, spec, sae, opt, since_fired, log)
-            raise TrainingError(f"the SAE loss is {out.loss.item()} at step {step} (recon {out.recon.item():.4g}, "
+            kept = (f"is saved in {save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)}"
+                    if checkpoint_dir is not None else "is the error's `.sae`")
+            err = TrainingError(f"the SAE loss is {out.loss.item()} at step {step} (recon {out.recon.item():.4g}, "
                                 f"l1 {out.l1.item():.4g}, ghost {out.ghost.item():.4g}); the last good state (before "
-                                f"this step) is saved in {path}. Check the activations for inf/NaN, or lower sae.lr.")
+                                f"this step) {kept}. Check the activations for inf/NaN, or lower sae.lr.")
+            err.sae = sae.eval()
+            raise err
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         sae.remove_parallel_grad()

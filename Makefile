@@ -17,7 +17,7 @@ help:
 	@echo "make reproduce   regenerate every figure and table of the '$(PROFILE)' profile into figures/$(PROFILE)/"
 	@echo "make test        check patchsae/ is in sync with nbs/, run nbdev_test and pytest"
 	@echo "make setup       create $(VENV) and install the package with its dev extras"
-	@echo "make bench       time the SAE training step against this machine's matmul throughput (BENCHMARKS.md)"
+	@echo "make bench       time the SAE training step and the statistics pass (BENCHMARKS.md)"
 
 $(STAMP): settings.ini setup.py pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,7 @@ test: sync nbtest pytest
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sae_step.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_statistics.py $(BENCH_ARGS)
 
 clean:
 	rm -rf runs _proc _docs .pytest_cache

@@ -111,6 +111,7 @@ class AnalysisConfig:
     "Constants of the latent statistics (§3.2) and of top-k masking (§4.1)."
     tau: float = 0.2  # a token counts for a latent when h > tau (Eq. 4-5)
     n_reference: int = 10  # reference images per latent
+    stats_images: int = 0  # pretraining-set (train split) images of the latent statistics; 0: all of them
     topk: tuple[int, ...] = (1, 2, 5, 10, 50, 100, 500, 1000, 2000)  # plus "all" in the figures
     random_seeds: tuple[int, ...] = (0, 1, 2)  # seeds of the random-selection baseline
     selection_split: str = "train"  # split whose class-level counts rank the latents
@@ -120,6 +121,8 @@ class AnalysisConfig:
 
     def __post_init__(self):
         _choice(self, "error_term", ("mean", "token", "none"))
+        if self.n_reference < 1: raise ValueError(f"analysis.n_reference = {self.n_reference} must be at least 1")
+        if self.stats_images < 0: raise ValueError(f"analysis.stats_images = {self.stats_images} must be 0 (all) or more")
         _choice(self, "selection_split", ("train", "val", "test"))
         _choice(self, "eval_split", ("train", "val", "test"))
 
@@ -626,6 +629,16 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("extra_zeroshot", "02_models", "extra_zeroshot_tasks", "zero-shot top-1 of the backbone on every task"),
     figure_entry("extra_saetraining", "03_training", "extra_saetraining_curves", "training curves of the profile's SAE"),
     table_entry("table2", "03_training", "table2", "SAE training configurations and metrics"),
+    figure_entry("fig03", "04_statistics", "fig03_statistics", "latent statistics scatter and reference images of four latents"),
+    figure_entry("fig08", "04_statistics", "fig08_tokens", "statistics of a CLS-only SAE vs an all-token SAE"),
+    figure_entry("fig10", "04_statistics", "fig10_datasets", "two latents' reference images across five datasets"),
+    figure_entry("fig14", "04_statistics", "fig14_task_latents", "each task's most representative latent across datasets"),
+    figure_entry("fig02c", "05_localization", "fig02c_masks", "patch-level activations as segmentation masks"),
+    figure_entry("fig04", "05_localization", "fig04_covariate_shift", "a covariate-shift pair: shared and exclusive latents"),
+    figure_entry("fig09", "05_localization", "fig09_layers", "SAEs at four depths"),
+    figure_entry("fig13", "05_localization", "fig13_text_latents", "text-in-image latents"),
+    table_entry("extra_localization", "05_localization", "extra_localization_iou",
+                "localization of the toy world's planted concepts: best latent vs best random latent"),
 )
 
 

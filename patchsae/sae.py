@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .core import (ArtifactStore, Config, SAEConfig, atomic_path, config_hash, load_tensors, save_tensors,
-                           to_jsonable, write_json)
+from .core import (ArtifactStore, Config, SAEConfig, atomic_path, config_hash, flat_config, get_config,
+                           load_tensors, save_tensors, to_jsonable, write_json)
 from .data import LabelledImages, load_dataset
 from .models import Backbone, backbone_spec, contrastive_loss, load_backbone
 
@@ -28,7 +28,8 @@ from .models import Backbone, backbone_spec, contrastive_loss, load_backbone
 __all__ = ['ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
            'init_b_dec', 'ActivationSource', 'activation_cache', 'TrainingError', 'training_spec', 'save_checkpoint',
            'latest_checkpoint', 'load_checkpoint', 'train_sae', 'evaluate_sae', 'splice', 'clip_loss', 'save_sae',
-           'load_sae', 'check_sae_fits', 'pretraining_data', 'trained_sae', 'ReleaseConfig', 'load_release_sae']
+           'load_sae', 'check_sae_fits', 'pretraining_data', 'pretraining_activations', 'trained_sae', 'ReleaseConfig',
+           'load_release_sae', 'probe_depths', 'ablation_config']
 
 # %% ../nbs/03_training.ipynb #01e09cde
 class PatchSAE(nn.Module):
@@ -505,19 +506,28 @@ def pretraining_data(cfg: Config, split: str = "train") -> LabelledImages:
     return load_dataset(cfg, cfg.data.tasks[0], split)
 
 
+def _pretraining_key(cfg: Config, ds: LabelledImages) -> str: return f"{cfg.data.tasks[0]}/train/{len(ds)}"
+
+
+def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: Backbone, layer: int,
+                            device: str | torch.device = "cpu", progress: bool = True) -> np.ndarray | None:
+    "The fp16 activation cache of the pretraining set at `layer` when `sae.cache_activations` is on, else None."
+    if not cfg.sae.cache_activations: return None
+    ds = pretraining_data(cfg, "train")
+    spec = {"backbone": backbone_spec(cfg), "data": _pretraining_key(cfg, ds)}
+    return activation_cache(backbone, ds, [layer], store, spec, cfg.data.batch_size, device, progress=progress)[layer]
+
+
 def trained_sae(cfg: Config, store: ArtifactStore, backbone: Backbone | None = None, device: str | torch.device = "cpu",
                 progress: bool = True, log: Callable[[str], None] | None = print) -> tuple[PatchSAE, dict]:
     "The SAE of `cfg` (trained on first use, resumably, then cached) and {'spec', 'log', 'train_seconds'}."
     backbone = backbone if backbone is not None else load_backbone(cfg, store, device)
     ds = pretraining_data(cfg, "train")
-    spec = training_spec(cfg, backbone.width, f"{cfg.data.tasks[0]}/train/{len(ds)}")
+    spec = training_spec(cfg, backbone.width, _pretraining_key(cfg, ds))
 
     def compute(folder: Path):
         s = cfg.sae
-        cache = None
-        if s.cache_activations:
-            cache = activation_cache(backbone, ds, [cfg.backbone.hook_layer], store, {"backbone": spec["backbone"],
-                                     "data": spec["data"]}, cfg.data.batch_size, device, progress=progress)[cfg.backbone.hook_layer]
+        cache = pretraining_activations(cfg, store, backbone, cfg.backbone.hook_layer, device, progress)
         source = ActivationSource(backbone, ds, cfg.backbone.hook_layer, s.batch_images, tokens=s.tokens,
                                   shuffle_tokens=s.shuffle_tokens, seed=cfg.seed, cache=cache, device=device,
                                   num_workers=cfg.data.num_workers)
@@ -572,3 +582,15 @@ def load_release_sae(path: Path | str, device: str | torch.device = "cpu") -> tu
     sae.load_state_dict({k: state[k].float() for k in need})
     config = vars(cfg) if isinstance(cfg, ReleaseConfig) else dict(cfg) if isinstance(cfg, dict) else {}
     return sae.to(device).eval(), {k: (str(v) if isinstance(v, (torch.dtype, torch.device)) else v) for k, v in config.items()}
+
+# %% ../nbs/03_training.ipynb #901002df
+def probe_depths(cfg: Config) -> list[int]:
+    "Four hook depths (0-based): the paper's layers 2, 5, 8, 11 on ViT-B/16; spread over the blocks of smaller ViTs."
+    h, L = cfg.backbone.hook_layer, cfg.backbone.layers
+    return [h - 9, h - 6, h - 3, h] if h >= 9 else [int(d) for d in np.unique(np.linspace(0, L - 1, 4).round())]
+
+
+def ablation_config(cfg: Config, change: dict | None = None) -> Config:
+    "The config of a Table 2 ablation SAE: the profile with `change`, trained on `sae.ablation_images` images."
+    base = flat_config(cfg) | ({"sae.train_images": cfg.sae.ablation_images} if cfg.sae.ablation_images else {})
+    return get_config(cfg.profile, base | dict(change or {}))

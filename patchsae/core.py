@@ -562,7 +562,7 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cells(df: pd.DataFrame, digits: int) -> list[list[str]]:
-    fmt = lambda v: "" if v is None or (np.isscalar(v) and pd.isna(v)) else (
+    fmt = lambda v: "" if v is None or v is pd.NA or (np.isscalar(v) and pd.isna(v)) else (
         f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else str(v))
     return [[fmt(v) for v in row] for row in df.itertuples(index=False)]
 

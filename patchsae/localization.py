@@ -18,8 +18,8 @@ from .statistics import LatentStats
 # %% auto #0
 __all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_maps', 'soft_mask', 'latent_masks', 'masked_image',
            'top_latents', 'image_top_latents', 'patch_top_latents', 'class_top_latents', 'concept_masks',
-           'patch_coverage', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
-           'localization_table']
+           'patch_coverage', 'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice',
+           'random_sae_like', 'localization_table']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -110,26 +110,29 @@ def patch_coverage(masks: dict[str, Tensor], grid: int) -> Tensor:
 
 
 @torch.no_grad()
-def concept_localization(backbone: Backbone, sae: PatchSAE, ds: ToyImages, layer: int, peak: Tensor | None = None,
-                         batch_size: int = 256, thresholds=LOCALIZATION_THRESHOLDS) -> dict:
-    "IoU (θ, S, C) and pointing accuracy (S, C) of every latent for every concept of `ds`, and the peaks used."
-    grid, size = ds.image_size // _patch_size(backbone), ds.image_size
-    chunks = list(torch.split(torch.arange(len(ds)), batch_size))
+def localization_data(backbone: Backbone, ds: ToyImages, layer: int, batch_size: int = 256) -> dict:
+    "The stream at `layer` and the concept coverage of every image of a toy dataset: computed once, scored by many SAEs."
+    grid = ds.image_size // _patch_size(backbone)
+    chunks = [(backbone.residual(ds.get_batch(c)[0].to(backbone.device), layer).float(),
+               patch_coverage(concept_masks(ds, c), grid)) for c in torch.split(torch.arange(len(ds)), batch_size)]
+    return {"chunks": chunks, "concepts": list(concept_masks(ds, torch.arange(1))), "grid": grid, "size": ds.image_size}
 
-    def maps_of(ids):
-        x = ds.get_batch(ids)[0]
-        return patch_maps(token_activations(backbone, sae, x, layer), grid).flatten(2).transpose(1, 2)  # (n, P, S)
 
-    if peak is None: peak = torch.stack([maps_of(c).amax((0, 1)) for c in chunks]).amax(0)
-    th = torch.tensor(thresholds, dtype=torch.float32, device=peak.device)[:, None] * peak.clamp_min(1e-12)  # (θ, S)
-    names = list(concept_masks(ds, torch.arange(1)))
+@torch.no_grad()
+def concept_localization(sae: PatchSAE, data: dict, peak: Tensor | None = None,
+                         thresholds=LOCALIZATION_THRESHOLDS) -> dict:
+    "IoU (θ, S, C) and pointing accuracy (S, C) of every latent for every concept in `localization_data`, and the peaks used."
+    grid, names, device = data["grid"], data["concepts"], sae.W_enc.device
+    maps_of = lambda z: patch_maps(sae.encode(z.to(device)), grid).flatten(2).transpose(1, 2)  # (n, P, S)
+    if peak is None: peak = torch.stack([maps_of(z).amax((0, 1)) for z, _ in data["chunks"]]).amax(0)
+    th = torch.tensor(thresholds, dtype=torch.float32, device=device)[:, None] * peak.clamp_min(1e-12)  # (θ, S)
     inter = torch.zeros(len(thresholds), sae.d_sae, len(names), dtype=torch.float64)
     n_pred = torch.zeros(len(thresholds), sae.d_sae, dtype=torch.float64)
     gt = torch.zeros(len(names), dtype=torch.float64)
     hits = torch.zeros(sae.d_sae, len(names), dtype=torch.float64)
     present = torch.zeros(len(names), dtype=torch.float64)
-    for c in chunks:
-        maps, cov = maps_of(c), patch_coverage(concept_masks(ds, c), grid).to(peak.device)  # (n, P, S), (n, P, C)
+    for z, cov in data["chunks"]:
+        maps, cov = maps_of(z), cov.to(device)  # (n, P, S), (n, P, C)
         flat = cov.flatten(0, 1)
         for i in range(len(thresholds)):
             pred = ((maps >= th[i]) & (maps > 0)).flatten(0, 1).float()  # (n·P, S)
@@ -142,7 +145,7 @@ def concept_localization(backbone: Backbone, sae: PatchSAE, ds: ToyImages, layer
         fired = (maps.amax(1) > 0)[:, :, None]
         hits += (on & fired & has[:, None]).sum(0).double().cpu()
         present += has.sum(0).double().cpu()
-    union = (size // grid) ** 2 * n_pred[:, :, None] + gt - inter
+    union = (data["size"] // grid) ** 2 * n_pred[:, :, None] + gt - inter
     return {"concepts": names, "iou": inter / union.clamp_min(1), "pointing": hits / present.clamp_min(1),
             "peak": peak, "thresholds": tuple(thresholds), "images_with_concept": present}
 
@@ -177,11 +180,12 @@ def random_sae_like(sae: PatchSAE, seed: int = 0) -> PatchSAE:
 def localization_table(backbone: Backbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
                        batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
     "The protocol above: per concept, the trained and the untrained SAE's best latent (chosen on `select`) on `test`."
+    sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
     runs = {}
     for name, model in (("trained", sae), ("random", random_sae_like(sae, seed))):
-        on_select = concept_localization(backbone, model, select, layer, batch_size=batch_size)
+        on_select = concept_localization(model, sel)
         chosen = best_latents(on_select)
-        on_test = concept_localization(backbone, model, test, layer, peak=on_select["peak"], batch_size=batch_size)
+        on_test = concept_localization(model, tst, peak=on_select["peak"])
         runs[name] = chosen.join(evaluate_choice(on_test, chosen).add_suffix("_test"))
     t, r = runs["trained"], runs["random"]
     return pd.DataFrame({"concept": t["concept"], "kind": t["concept"].str.split(": ").str[0],

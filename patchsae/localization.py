@@ -10,16 +10,16 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .data import FAMILIES, SHAPES, TEXTURES, WORDS, ToyImages
+from .data import FAMILIES, SHAPES, TEXTURES, WORDS, LabelledImages, ToyImages
 from .models import Backbone
 from .sae import PatchSAE
-from .statistics import LatentStats
+from .statistics import LatentStats, plot_reference_images
 
 # %% auto #0
-__all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_maps', 'soft_mask', 'latent_masks', 'masked_image',
-           'top_latents', 'image_top_latents', 'patch_top_latents', 'class_top_latents', 'concept_masks',
-           'patch_coverage', 'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice',
-           'random_sae_like', 'localization_table']
+__all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_maps', 'soft_mask', 'latent_masks', 'plot_masked_references',
+           'masked_image', 'top_latents', 'image_top_latents', 'patch_top_latents', 'class_top_latents',
+           'concept_masks', 'patch_coverage', 'localization_data', 'concept_localization', 'best_latents',
+           'evaluate_choice', 'random_sae_like', 'localization_table']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -48,6 +48,16 @@ def latent_masks(backbone: Backbone, sae: PatchSAE, images: Tensor, layer: int, 
     maps = patch_maps(token_activations(backbone, sae, images, layer), images.shape[-1] // _patch_size(backbone))
     latents = torch.as_tensor(latents).expand(len(images)).to(maps.device)
     return soft_mask(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
+
+
+def plot_masked_references(axes, backbone: Backbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
+                           latent: int, layer: int):
+    "A latent's reference images in `axes`, each under the latent's mask on it (Fig 4, 13; the explorer)."
+    index, _, _ = stats.reference_images()
+    ids = index[:len(axes), latent]
+    ids = ids[ids >= 0]
+    heat = latent_masks(backbone, sae, ds.get_batch(ids)[0], layer, latent) if len(ids) else None
+    plot_reference_images(axes, ds, stats, latent, heat)
 
 
 def masked_image(image: Tensor, mask: Tensor) -> Tensor:

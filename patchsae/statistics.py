@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .core import ArtifactStore, Config, load_tensors, save_tensors, write_json
 from .data import LabelledImages, load_dataset, to_display
 from .models import Backbone, backbone_spec
-from .sae import PatchSAE, pretraining_activations
+from .sae import ActivationSource, PatchSAE, pretraining_activations
 
 # %% auto #0
 __all__ = ['FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images', 'LatentStats',
@@ -237,20 +237,17 @@ def activation_batches(backbone: Backbone | None, ds: LabelledImages, layer: int
                        device: str | torch.device = "cpu", num_workers: int = 0, progress: bool = False,
                        desc: str = "statistics") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
     "(stream (B, T, D), labels, ids) of images `ids` of `ds` (default: all) at block `layer`, in order."
+    source = ActivationSource(backbone, ds, layer, batch_size, cache=cache, device=device)  # checks cache and layer
     ids = torch.arange(len(ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     chunks = list(torch.split(ids, batch_size))
-    if cache is None and backbone is None: raise ValueError("give a backbone to stream from, or an activation cache")
-    if cache is not None and len(cache) != len(ds):
-        raise ValueError(f"the activation cache holds {len(cache)} images but the dataset has {len(ds)}")
-    if cache is None and num_workers > 0:
-        images = iter(torch.utils.data.DataLoader(ds, batch_sampler=[c.tolist() for c in chunks], num_workers=num_workers))
+    if cache is None and num_workers > 0:  # decode ahead in worker processes
+        loader = iter(torch.utils.data.DataLoader(ds, batch_sampler=[c.tolist() for c in chunks], num_workers=num_workers))
     for c in tqdm(chunks, desc=desc, disable=not progress, mininterval=10):
-        if cache is not None:
-            z = torch.from_numpy(np.ascontiguousarray(cache[c.numpy()][:, tokens])).to(device, torch.float32)
+        if cache is None and num_workers > 0:
+            z = backbone.residual(next(loader)[0].to(device), layer).float()
         else:
-            x = next(images)[0] if num_workers > 0 else ds.get_batch(c)[0]
-            z = backbone.residual(x.to(device), layer)[:, tokens].float()
-        yield z, ds.labels[c], c
+            z = source.images(c)
+        yield z[:, tokens], ds.labels[c], c
 
 # %% ../nbs/04_statistics.ipynb #b465c1bc
 def sae_fingerprint(sae: PatchSAE) -> str:
@@ -281,8 +278,8 @@ def dataset_statistics(cfg: Config, store: ArtifactStore, backbone: Backbone, sa
     cache = pretraining_activations(cfg, store, backbone, layer, device, progress) if pretraining else None
     a = cfg.analysis
     spec = {"sae": sae_fingerprint(sae), "backbone": backbone_spec(cfg), "layer": layer, "tokens": tokens,
-            "n_image_tokens": n_image_tokens, "data": f"{task}/{split}/{len(ds)}", "ids": [len(ids), int(ids.sum())],
-            "seed": cfg.seed if len(ids) < len(ds) else None, "k": a.n_reference, "tau": a.tau,
+            "n_image_tokens": n_image_tokens, "data": f"{task}/{split}/{len(ds)}", "images": len(ids),
+            "seed": cfg.seed if len(ids) < len(ds) else None,  # with the image count, determines the subset "k": a.n_reference, "tau": a.tau,
             "source": "fp16-cache" if cache is not None else "stream"}
 
     def compute(folder: Path):

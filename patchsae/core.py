@@ -18,7 +18,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -29,12 +29,14 @@ import torch
 from filelock import FileLock
 
 # %% auto #0
-__all__ = ['PROFILES', 'PALETTE', 'MANIFEST', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig',
-           'MapleConfig', 'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config',
-           'to_jsonable', 'config_hash', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore',
-           'save_tensors', 'load_tensors', 'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'set_style',
-           'save_figure', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry', 'table_entry',
-           'manifest_for', 'matmul_flops']
+__all__ = ['PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'MANIFEST', 'DataConfig',
+           'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig', 'MapleConfig', 'Config', 'ConfigError',
+           'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable', 'config_hash', 'fingerprint',
+           'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
+           'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec', 'project_root', 'Run', 'setup', 'current_run',
+           'record_metric', 'read_metrics', 'drop_metrics', 'set_style', 'save_figure', 'layer_label', 'show_image',
+           'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry',
+           'table_entry', 'manifest_for', 'matmul_flops']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 def _choice(obj, name: str, allowed: tuple):
@@ -96,9 +98,14 @@ class SAEConfig:
     checkpoint_every: int = 1000  # training steps between checkpoints (resume point of a killed run)
     eval_images: int = 4096  # held-out images for the Table 2 metrics (reconstruction and CL)
     ablation_images: int = 0  # images per Table 2 ablation SAE; 0: train_images (the toy profile trains them shorter)
+    # Table 2's CL metric: "all" (the reference code, so the paper's table: every other pair in the batch is a
+    # negative, same-class captions included) | "other_classes" (identical captions are not negatives)
+    cl_negatives: str = "all"
+    weights: str = ""  # "": train the SAE; else a folder written by save_sae or a PatchSAE release .pt to analyse
 
     def __post_init__(self):
         _choice(self, "recon_loss", ("normalized", "mse"))
+        _choice(self, "cl_negatives", ("all", "other_classes"))
         _choice(self, "bdec_init", ("geomedian_tokens", "geomedian_reference", "mean"))
         _choice(self, "tokens", ("all", "cls"))
         _choice(self, "dtype", ("float32", "bfloat16"))
@@ -125,6 +132,9 @@ class AnalysisConfig:
         if self.stats_images < 0: raise ValueError(f"analysis.stats_images = {self.stats_images} must be 0 (all) or more")
         _choice(self, "selection_split", ("train", "val", "test"))
         _choice(self, "eval_split", ("train", "val", "test"))
+        if self.selection_split == self.eval_split:
+            raise ValueError(f"analysis.selection_split and analysis.eval_split are both {self.eval_split!r}: "
+                             "latents would be selected on the images they are evaluated on; use two splits")
 
 
 @dataclass(frozen=True)
@@ -195,8 +205,8 @@ PROFILES: dict[str, Config] = {
         data=DataConfig(image_size=32, n_classes=12, n_train=480, n_eval=120, tasks=_TOY_TASKS, shots=4, batch_size=64,
                         task_images=(8, 4, 8)),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=32, layers=2, patch_size=8, hook_layer=0),
-        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32, cache_activations=True, eval_images=64,
-                      checkpoint_every=5),
+        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32, cache_activations=True,
+                      eval_images=64, checkpoint_every=5, cl_negatives="other_classes"),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
         toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=1, epochs=2, batch_size=64, warmup_steps=2),
@@ -206,7 +216,8 @@ PROFILES: dict[str, Config] = {
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
         sae=SAEConfig(expansion=16, l1_coeff=2e-3, lr=4e-3, warmup_steps=50, train_images=40_000, batch_images=64,
-                      cache_activations=True, eval_images=1_024, checkpoint_every=200, ablation_images=10_000),
+                      cache_activations=True, eval_images=1_024, checkpoint_every=200, ablation_images=10_000,
+                      cl_negatives="other_classes"),
         analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500)),
         maple=MapleConfig(depth=3),
     ),
@@ -326,6 +337,16 @@ def config_hash(obj, n: int = 16) -> str:
     blob = json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
+# %% ../nbs/00_core.ipynb #ffafe878
+def fingerprint(tensors: Mapping[str, torch.Tensor], n: int = 20) -> str:
+    "A hex digest of named tensors (e.g. a state dict): their names, dtypes, shapes and exact bytes."
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().to("cpu").contiguous()
+        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:n]
+
 # %% ../nbs/00_core.ipynb #7d7431fa
 def seed_everything(seed: int) -> torch.Generator:
     "Seed Python, NumPy and torch; return a torch generator seeded the same way for explicit use."
@@ -425,6 +446,64 @@ def load_tensors(path: Path | str, device: str | torch.device = "cpu") -> dict[s
         raise FileNotFoundError(f"no tensor file at {path}")
     return load_file(str(path), device=str(device))
 
+# %% ../nbs/00_core.ipynb #ee9daf25
+@dataclass(frozen=True)
+class ArtifactKey:
+    "What an artifact's key is built from (see the table above)."
+    inputs: tuple[str, ...]  # objects passed in, each keyed by its own `spec`
+    arguments: tuple[str, ...]  # plain values of the call that are not config fields
+    fields: tuple[str, ...]  # config fields the computation reads; "section.*" is every field of a section
+    ignores: tuple[str, ...]  # config fields that affect it on no profile
+
+
+_NOT_READ = ("device", "data.n_eval", "data.task_images", "data.shots", "data.num_workers")
+_SAE_RECIPE = tuple(f"sae.{f}" for f in ("expansion", "l1_coeff", "lr", "warmup_steps", "train_images",
+                                         "batch_images", "recon_loss", "bdec_init", "ghost_grads", "dead_steps",
+                                         "tokens", "shuffle_tokens", "dtype"))
+_SAE_METRICS = ("sae.checkpoint_every", "sae.eval_images", "sae.ablation_images", "sae.cl_negatives")
+
+ARTIFACT_KEYS: dict[str, ArtifactKey] = {
+    "tiny_clip": ArtifactKey(
+        ("data",), ("vocabulary",),
+        ("seed", "data.image_size", "backbone.width", "backbone.layers", "backbone.patch_size", "toy_clip.*"),
+        (*_NOT_READ, "data.batch_size", "backbone.arch", "backbone.pretrained", "backbone.hook_layer", "sae.*",
+         "analysis.*", "maple.*")),
+    "activations": ArtifactKey(("backbone", "data"), ("layers",), ("data.batch_size",),
+                               (*_NOT_READ, "sae.*", "analysis.*", "maple.*")),
+    "sae": ArtifactKey(("activations",), (), ("seed", *_SAE_RECIPE),
+                       (*_NOT_READ, *_SAE_METRICS, "sae.weights", "analysis.*", "maple.*")),
+    "statistics": ArtifactKey(
+        ("sae", "activations"), ("images", "subset_seed", "tokens"),
+        ("data.batch_size", "analysis.tau", "analysis.n_reference"),
+        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.topk", "analysis.random_seeds",
+         "analysis.selection_split", "analysis.eval_split", "analysis.error_term", "maple.*")),
+}
+
+# %% ../nbs/00_core.ipynb #52863794
+def key_fields(patterns: Sequence[str]) -> list[str]:
+    "The dotted config keys that `patterns` name ('section.*' is every field of a section), in config order."
+    keys = config_keys()
+    names = lambda p: [k for k in keys if k.startswith(p[:-1])] if p.endswith(".*") else [k for k in keys if k == p]
+    unknown = [p for p in patterns if not names(p)]
+    if unknown: raise ConfigError(f"{unknown} name no config field")
+    picked = {k for p in patterns for k in names(p)}
+    return [k for k in keys if k in picked]
+
+
+def artifact_spec(name: str, fields: Config | Mapping[str, Any], inputs: Mapping[str, Any],
+                  arguments: Mapping[str, Any] | None = None) -> dict:
+    "The key of artifact `name` (see ARTIFACT_KEYS): its inputs' specs, its arguments and its config fields."
+    if name not in ARTIFACT_KEYS:
+        raise KeyError(f"no artifact {name!r} in ARTIFACT_KEYS; known: {', '.join(ARTIFACT_KEYS)}")
+    key, arguments = ARTIFACT_KEYS[name], dict(arguments or {})
+    declared = key_fields(key.fields)
+    if isinstance(fields, Config): fields = {k: v for k, v in flat_config(fields).items() if k in declared}
+    for what, given, want in (("inputs", inputs, key.inputs), ("arguments", arguments, key.arguments),
+                              ("config fields", fields, declared)):
+        if set(given) != set(want):
+            raise ValueError(f"artifact {name!r} is keyed by the {what} {sorted(want)}, got {sorted(given)}")
+    return {"inputs": dict(inputs), "arguments": arguments, "fields": {k: fields[k] for k in declared}}
+
 # %% ../nbs/00_core.ipynb #878224f7
 def project_root(start: Path | str | None = None) -> Path:
     "`$PATCHSAE_ROOT`, else the nearest folder upwards holding patchsae's settings.ini, else the working folder."
@@ -436,6 +515,9 @@ def project_root(start: Path | str | None = None) -> Path:
     return here
 
 
+INTERACTIVE = "interactive"  # the notebook name of a run set up by hand
+
+
 @dataclass(frozen=True)
 class Run:
     "A configured run: what to compute (`cfg`) and where results go."
@@ -444,6 +526,7 @@ class Run:
     fig_dir: Path
     store: ArtifactStore
     device: torch.device
+    notebook: str = INTERACTIVE  # the section notebook this run executes: its metrics are recorded under it
 
     @property
     def metrics_path(self) -> Path: return self.out_dir / "metrics.json"
@@ -453,7 +536,7 @@ _current: Run | None = None
 
 
 def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *, data_root: str = "",
-          out_dir: str = "", fig_dir: str = "", cache_dir: str = "") -> Run:
+          out_dir: str = "", fig_dir: str = "", cache_dir: str = "", notebook: str = INTERACTIVE) -> Run:
     "Resolve a notebook's parameters into the current `Run`: config, folders, store, device, seed and style."
     global _current
     overrides = dict(overrides or {})
@@ -464,7 +547,7 @@ def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *,
               out_dir=Path(out_dir or root / "runs" / cfg.profile).resolve(),
               fig_dir=Path(fig_dir or root / "figures" / cfg.profile).resolve(),
               store=ArtifactStore(Path(cache_dir or root / "runs" / "cache").resolve()),
-              device=get_device(cfg.device))
+              device=get_device(cfg.device), notebook=notebook)
     for d in (run.out_dir, run.fig_dir): d.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     set_style()
@@ -480,8 +563,8 @@ def current_run() -> Run:
     return _current
 
 # %% ../nbs/00_core.ipynb #667ac44c
-def record_metric(name: str, value, path: Path | str | None = None) -> dict[str, Any]:
-    "Merge `name: value` into the run's metrics.json (or `path`) atomically; return all metrics."
+def _metric_value(name: str, value):
+    "`value` as a plain finite number, string or bool, or a clear error."
     if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_\-]+)*", name):
         raise ValueError(f"metric name {name!r} must be dotted words, e.g. 'sae.fvu'")
     if isinstance(value, (torch.Tensor, np.ndarray)):
@@ -494,20 +577,57 @@ def record_metric(name: str, value, path: Path | str | None = None) -> dict[str,
         raise TypeError(f"metric {name!r} must be a number, string or bool, got {type(value).__name__}")
     if isinstance(value, float) and not np.isfinite(value):
         raise ValueError(f"metric {name!r} is {value}: record a finite number (a NaN headline is a bug upstream)")
-    path = Path(path) if path else current_run().metrics_path
+    return value
+
+
+def _read_metrics_file(path: Path) -> dict[str, dict[str, Any]]:
+    "The metrics file as {notebook: {name: value}}; a missing file is empty, a corrupt one an error."
+    if not path.exists(): return {}
+    fix = "move it aside to start a fresh one"
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from None
+    if not (isinstance(metrics, dict) and all(isinstance(v, dict) for v in metrics.values())):
+        raise ValueError(f"{path} must hold one JSON object of {{notebook: {{metric: value}}}}; {fix}")
+    return metrics
+
+
+@contextmanager
+def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
+    "The metrics of `path`, to change in place; written back atomically, under a lock, if the block succeeds."
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        metrics = {}
-        if path.exists():
-            try:
-                metrics = json.loads(path.read_text())
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path} is not valid JSON ({e}); move it aside to start a fresh one") from None
-            if not isinstance(metrics, dict):
-                raise ValueError(f"{path} must hold one JSON object; move it aside to start a fresh one")
-        metrics[name] = value
-        write_json(path, dict(sorted(metrics.items())))
-    return metrics
+        metrics = _read_metrics_file(path)
+        yield metrics
+        write_json(path, {nb: dict(sorted(m.items())) for nb, m in sorted(metrics.items()) if m})
+
+
+def record_metric(name: str, value, path: Path | str | None = None, notebook: str | None = None
+                  ) -> dict[str, Any]:
+    "Record `name: value` under the run's notebook in its metrics.json (or `path`); return that notebook's metrics."
+    value = _metric_value(name, value)
+    path = Path(path) if path else current_run().metrics_path
+    notebook = notebook or (current_run().notebook if _current is not None else INTERACTIVE)
+    with _locked_metrics(path) as metrics:
+        owner = next((nb for nb, m in metrics.items() if name in m and nb != notebook), None)
+        if owner is not None:
+            raise ValueError(f"metric {name!r} is already recorded by notebook {owner}: give it another name")
+        metrics.setdefault(notebook, {})[name] = value
+        return dict(sorted(metrics[notebook].items()))
+
+
+def read_metrics(path: Path | str) -> dict[str, Any]:
+    "Every metric of a metrics.json as one flat {name: value} (names are unique across notebooks)."
+    return {k: v for m in _read_metrics_file(Path(path)).values() for k, v in sorted(m.items())}
+
+
+def drop_metrics(path: Path | str, notebook: str) -> dict[str, Any]:
+    "Remove the metrics `notebook` recorded (before it runs again); return what was dropped."
+    path = Path(path)
+    if not path.exists(): return {}
+    with _locked_metrics(path) as metrics:
+        return metrics.pop(notebook, {})
 
 # %% ../nbs/00_core.ipynb #8574efaa
 PALETTE = "colorblind"
@@ -547,6 +667,45 @@ def save_figure(fig: plt.Figure, name: str, fig_dir: Path | str | None = None, c
         paths.append(path)
     if close: plt.close(fig)
     return paths
+
+# %% ../nbs/00_core.ipynb #e1da5446
+MASK_CMAP = "viridis"  # the colormap of latent masks
+MASK_ALPHA = 0.85  # opacity at vmax: the strongest patch still lets a little of the image through
+
+
+def layer_label(block: int) -> str:
+    "The paper's 1-based name of the output of 0-based block `block` ('layer 11' for block index 10)."
+    return f"layer {int(block) + 1}"
+
+
+def show_image(ax: plt.Axes, image, title: str = ""):
+    "An (H, W, 3) image in [0, 1]; no ticks, no grid."
+    ax.imshow(image.numpy() if isinstance(image, torch.Tensor) else image, interpolation="nearest")
+    ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
+    if title: ax.set_title(title, fontsize=6, pad=2)
+
+
+def _mask_cmap(name: str = MASK_CMAP) -> matplotlib.colors.Colormap:
+    "`name` with an opacity ramp from 0 (transparent) to MASK_ALPHA."
+    colours = matplotlib.colormaps[name](np.linspace(0, 1, 256))
+    colours[:, 3] = np.linspace(0, MASK_ALPHA, 256)
+    return matplotlib.colors.ListedColormap(colours, name=f"{name}_mask")
+
+
+def show_mask(ax: plt.Axes, image, mask, vmax: float | None = None, title: str = ""):
+    "`image` under a latent's activation map `mask` (H, W) ≥ 0, colour and opacity ∝ activation / `vmax`."
+    m = mask.detach().cpu().float().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask, float)
+    vmax = float(m.max()) if vmax is None else float(vmax)
+    show_image(ax, image, title)
+    return ax.imshow(m, cmap=_mask_cmap(), vmin=0, vmax=vmax if vmax > 0 else 1.0, interpolation="nearest")
+
+
+def mask_colorbar(fig: plt.Figure, axes, label: str = "activation ÷ the latent's peak", vmax: float = 1.0):
+    "One colourbar beside `axes` for the masks of a figure: the colours and opacities of 0..`vmax`."
+    mappable = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), _mask_cmap())
+    bar = fig.colorbar(mappable, ax=axes, shrink=.6, pad=.02, aspect=25)
+    bar.set_label(label, fontsize=7); bar.ax.tick_params(labelsize=6)
+    return bar
 
 # %% ../nbs/00_core.ipynb #72d2a63c
 _TEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",

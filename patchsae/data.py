@@ -5,6 +5,7 @@
 # %% ../nbs/01_data.ipynb #2ea7d519
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -20,13 +21,14 @@ from .core import Config
 
 # %% auto #0
 __all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
-           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'COOP_TEMPLATES',
-           'MASK_COLOURS', 'check_split', 'LabelledImages', 'iter_batches', 'base_novel_classes', 'subsample_classes',
-           'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task',
-           'n_toy_shapes', 'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages',
-           'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask',
-           'make_fake_imagenet', 'make_fake_task', 'imagenet', 'coop_task', 'load_task', 'task_templates',
-           'load_dataset', 'mask_image']
+           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS',
+           'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS', 'check_split', 'LabelledImages', 'digest',
+           'shared_images', 'check_disjoint', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot',
+           'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes',
+           'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs',
+           'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet',
+           'make_fake_task', 'held_out', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset',
+           'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 SPLITS = ("train", "val", "test")
@@ -41,9 +43,9 @@ def check_split(split: str) -> int:
 class LabelledImages(torch.utils.data.Dataset):
     "A classification dataset: `labels` (N,) int64 in 0..C-1, `classnames` (C,), images by index."
 
-    def __init__(self, labels, classnames: Sequence[str], name: str = ""):
+    def __init__(self, labels, classnames: Sequence[str], name: str = "", split: str = ""):
         self.labels = torch.as_tensor(labels, dtype=torch.long)
-        self.classnames, self.name = list(classnames), name
+        self.classnames, self.name, self.split = list(classnames), name, split
         if len(self.labels) and not 0 <= int(self.labels.min()) <= int(self.labels.max()) < len(self.classnames):
             raise ValueError(f"{name or 'dataset'}: labels must lie in 0..{len(self.classnames) - 1}")
 
@@ -59,6 +61,15 @@ class LabelledImages(torch.utils.data.Dataset):
         "A view of the images at `index`; with `label_map`, labels are renamed and `classnames` replace the old ones."
         raise NotImplementedError
 
+    @property
+    def spec(self) -> dict:
+        "What identifies these images and labels: part of the key of every artifact computed from them."
+        raise NotImplementedError
+
+    def image_keys(self) -> np.ndarray:
+        "One identity per image (bytes), equal for the same image in any two datasets of the same kind."
+        raise NotImplementedError
+
     def relabelled(self, index: Tensor, label_map: dict[int, int] | None, classnames):
         "Labels and class names of a subset, shared by every `subset` implementation."
         labels = self.labels[index]
@@ -68,6 +79,31 @@ class LabelledImages(torch.utils.data.Dataset):
         labels = lut[labels]
         if (labels < 0).any(): raise ValueError(f"{self.name}: label_map does not cover every label of the subset")
         return labels, list(classnames)
+
+
+def digest(*parts) -> str:
+    "A short hex digest of arrays, tensors and strings (e.g. a dataset's image ids, labels and class names)."
+    h = hashlib.sha256()
+    for part in parts:
+        a = part.numpy() if isinstance(part, Tensor) else part
+        b = a.encode() if isinstance(a, str) else np.ascontiguousarray(a).tobytes()
+        h.update(len(b).to_bytes(8, "little") + b)  # the length keeps ("ab", "c") apart from ("a", "bc")
+    return h.hexdigest()[:20]
+
+
+def shared_images(a: LabelledImages, b: LabelledImages) -> int:
+    "How many images two datasets have in common."
+    return len(np.intersect1d(a.image_keys(), b.image_keys()))
+
+
+def check_disjoint(select: LabelledImages, evaluate: LabelledImages):
+    "Refuse to select on images that are then evaluated on: a clear error naming both datasets."
+    n = shared_images(select, evaluate)
+    if n:
+        raise ValueError(f"the selection images ({select!r}, split {select.split!r}) and the evaluation images "
+                         f"({evaluate!r}, split {evaluate.split!r}) share {n} images: a choice made on them would "
+                         f"be scored on the images it was made on. Select on another split "
+                         f"(analysis.selection_split) than the one you evaluate on (analysis.eval_split).")
 
 
 def iter_batches(ds: LabelledImages, batch_size: int, num_workers: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
@@ -411,7 +447,18 @@ class ToyImages(LabelledImages):
         self.ids = torch.arange(n) if ids is None else ids
         self._cache = {} if cache is None else cache  # shared by views of the same split
         super().__init__(self.ids % len(task.classnames) if labels is None else labels,
-                         task.classnames if classnames is None else classnames, task.name)
+                         task.classnames if classnames is None else classnames, task.name, split)
+
+    @property
+    def spec(self) -> dict:
+        "The toy world's version, the task, split, seed and sizes, and a digest of the image ids and labels."
+        return {"world": WORLD_VERSION, "task": self.task.name, "split": self.split, "seed": self.seed,
+                "image_size": self.image_size, "n_shapes": self.n_shapes, "n": len(self),
+                "images": digest(self.ids, self.labels, "\n".join(self.classnames))}
+
+    def image_keys(self) -> np.ndarray:
+        world = f"toy{WORLD_VERSION}/{self.task.name}/{self.split}/{self.seed}/{self.image_size}/{self.n_shapes}/"
+        return np.array([f"{world}{i}".encode() for i in self.ids.tolist()], dtype=bytes)
 
     def _attributes(self, ids: Tensor) -> dict[str, np.ndarray]:  # ids: positions in the full split
         ids = ids.numpy()
@@ -538,8 +585,8 @@ class FolderImages(LabelledImages):
     "Images decoded from `files` (paths relative to `root`, or a bytes array of them) by `transform`."
 
     def __init__(self, files, labels, classnames: Sequence[str], root="", transform=None, name: str = "",
-                 source: str = "", index=None):
-        super().__init__(labels, classnames, name)
+                 source: str = "", index=None, split: str = ""):
+        super().__init__(labels, classnames, name, split)
         if not (isinstance(files, np.ndarray) and files.dtype.kind == "S"):
             files = np.array([str(f).encode() for f in files], dtype=bytes)
         self.files = files
@@ -576,7 +623,27 @@ class FolderImages(LabelledImages):
         index = torch.as_tensor(index, dtype=torch.long).reshape(-1)
         labels, names = self.relabelled(index, label_map, classnames)
         return type(self)(self.files, labels, names, self.root, self.transform, self.name, self.source,
-                          self.index[index])
+                          self.index[index], self.split)
+
+    @property
+    def spec(self) -> dict:
+        "The image folder, a digest of the files and labels, and the transform."
+        return {"root": str(self.root.resolve()), "n": len(self), "transform": _transform_spec(self.transform),
+                "images": digest(self.files[self.index.numpy()], self.labels, "\n".join(self.classnames))}
+
+    def image_keys(self) -> np.ndarray:
+        root = str(self.root.resolve()).encode() + b"/"
+        return np.char.add(root, self.files[self.index.numpy()])
+
+
+def _transform_spec(transform) -> str:
+    "A transform's description for keys: its `spec` attribute, else its repr, which must not hold an address."
+    text = getattr(transform, "spec", None) or repr(transform)
+    if re.search(r" at 0x[0-9a-f]+", text):
+        raise ValueError(f"the transform {text!r} has no stable description (its repr holds a memory address), so "
+                         f"results computed from it cannot be keyed: set its `spec` attribute to a string that "
+                         f"says what it does, e.g. transform.spec = 'resize 224, crop, CLIP mean/std'")
+    return text
 
 # %% ../nbs/01_data.ipynb #76a7ce1d
 @dataclass(frozen=True)
@@ -686,11 +753,24 @@ def _image_files(folder: Path) -> list[str]:
                   if e.is_file() and not e.name.startswith(".") and e.name.lower().endswith(_IMAGE_SUFFIXES))
 
 
-def imagenet(root, split: str = "val", transform=None) -> FolderImages:
-    "ImageNet-1k `train`, or `val` (= `test`), from `root/imagenet` in the CoOp or the ImageFolder layout."
+IMAGENET_VAL_PER_CLASS = 10  # images per class held out of ImageNet train as its val split
+IMAGENET_VAL_SEED = 0
+
+
+def held_out(labels: Tensor, per_class: int, seed: int) -> Tensor:
+    "Bool mask (N,) of a seeded pick of `per_class` images of each class (at most half of a class's images)."
+    g, out = torch.Generator().manual_seed(seed), torch.zeros(len(labels), dtype=torch.bool)
+    for c in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == c).flatten()
+        out[members[torch.randperm(len(members), generator=g)[:min(per_class, len(members) // 2)]]] = True
+    return out
+
+
+def imagenet(root, split: str = "test", transform=None) -> FolderImages:
+    "ImageNet-1k from `root/imagenet` (CoOp or ImageFolder layout): `test` is val/, `val` a held-out slice of train."
     check_split(split)
     base = _task_folder(_check_root(root), TASKS["imagenet"])
-    part = "train" if split == "train" else "val"
+    part = "val" if split == "test" else "train"
     candidates = [base / "images" / part, base / part]
     folder = next((p for p in candidates if p.is_dir()), None)
     if folder is None:
@@ -711,8 +791,11 @@ def imagenet(root, split: str = "val", transform=None) -> FolderImages:
         files += [f"{wnid}/{n}".encode() for n in names]
         labels += [label] * len(names)
     if not files: raise DatasetError(f"the 1000 class folders of {folder} hold no images: extract the images into them")
-    return FolderImages(np.array(files, dtype=bytes), labels, IMAGENET_CLASSNAMES, folder, transform, "imagenet",
-                        folder)
+    ds = FolderImages(np.array(files, dtype=bytes), labels, IMAGENET_CLASSNAMES, folder, transform, "imagenet",
+                      folder, split=split)
+    if split == "test": return ds
+    val = held_out(ds.labels, IMAGENET_VAL_PER_CLASS, IMAGENET_VAL_SEED)
+    return ds.subset(torch.nonzero(val if split == "val" else ~val).flatten())
 
 # %% ../nbs/01_data.ipynb #c01b5788
 def _read_split_file(path: Path, title: str) -> dict[str, list]:
@@ -792,7 +875,7 @@ def coop_task(root, name: str, split: str, transform=None) -> FolderImages:
     rename = dict(spec.rename)
     classnames = [rename.get(c, c).replace("_", " ") for c in classnames]
     return FolderImages([e[0] for e in entries], [e[1] for e in entries], classnames, image_dir, transform, name,
-                        source)
+                        source, split=split)
 
 # %% ../nbs/01_data.ipynb #db5a0680
 def load_task(root, name: str, split: str, which: str = "all", shots: int = 0, seed: int = 1,

@@ -5,27 +5,39 @@
 # %% ../nbs/05_localization.ipynb #91923388
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
 
-from .data import FAMILIES, SHAPES, TEXTURES, WORDS, LabelledImages, ToyImages
-from .models import Backbone
+from .data import FAMILIES, SHAPES, TEXTURES, WORDS, LabelledImages, ToyImages, check_disjoint
+from .models import ViTBackbone
 from .sae import PatchSAE
 from .statistics import LatentStats, plot_reference_images
 
 # %% auto #0
-__all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_maps', 'soft_mask', 'latent_masks', 'plot_masked_references',
-           'masked_image', 'top_latents', 'image_top_latents', 'patch_top_latents', 'class_top_latents',
-           'concept_masks', 'patch_coverage', 'localization_data', 'concept_localization', 'best_latents',
-           'evaluate_choice', 'random_sae_like', 'localization_table']
+__all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_grid', 'patch_maps', 'upsample', 'soft_mask', 'activation_maps',
+           'plot_masked_references', 'masked_image', 'top_latents', 'image_top_latents', 'patch_top_latents',
+           'class_top_latents', 'seeded_picks', 'concept_masks', 'patch_coverage', 'localization_data',
+           'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like', 'localization_table']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
-def token_activations(backbone: Backbone, sae: PatchSAE, images: Tensor, layer: int) -> Tensor:
+def token_activations(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer: int) -> Tensor:
     "The SAE's activations at every token of a few preprocessed images (B, 3, H, W): (B, T, S)."
     return sae.encode(backbone.residual(images.to(backbone.device), layer).float().to(sae.W_enc.device))
+
+
+def patch_grid(backbone: ViTBackbone, n_tokens: int) -> int:
+    "The side g of the patch grid of a stream of `n_tokens` tokens: CLS + g² patches + the prompt tokens."
+    patches = n_tokens - 1 - backbone.n_prompt_tokens
+    g = math.isqrt(max(patches, 0))
+    if g * g != patches:
+        raise ValueError(f"{n_tokens} tokens minus CLS and {backbone.n_prompt_tokens} prompt tokens leave {patches} "
+                         f"patches, which is not a square grid")
+    return g
 
 
 def patch_maps(h: Tensor, grid: int) -> Tensor:
@@ -35,39 +47,41 @@ def patch_maps(h: Tensor, grid: int) -> Tensor:
     return h[:, 1:1 + grid * grid].transpose(1, 2).reshape(h.shape[0], h.shape[2], grid, grid)
 
 
-def soft_mask(maps: Tensor, size: int) -> Tensor:
-    "Patch maps (…, g, g) scaled to [0, 1] per map and enlarged patch by patch to (…, size, size)."
+def upsample(maps: Tensor, size: int) -> Tensor:
+    "Patch maps (…, g, g) enlarged patch by patch (nearest) to (…, size, size): each pixel shows its patch."
     g = maps.shape[-1]
     if size % g: raise ValueError(f"image size {size} is not a multiple of the {g}×{g} patch grid")
+    return maps.repeat_interleave(size // g, -2).repeat_interleave(size // g, -1)
+
+
+def soft_mask(maps: Tensor, size: int) -> Tensor:
+    "Patch maps (…, g, g) scaled to [0, 1] per map (its brightest patch is 1) and upsampled to (…, size, size)."
     peak = maps.flatten(-2).amax(-1)[..., None, None].clamp_min(1e-12)
-    return (maps / peak).repeat_interleave(size // g, -2).repeat_interleave(size // g, -1)
+    return upsample(maps / peak, size)
 
 
-def latent_masks(backbone: Backbone, sae: PatchSAE, images: Tensor, layer: int, latents) -> Tensor:
-    "Soft masks (B, H, W) of latent `latents[b]` (one per image, or one for all) on each image of `images`."
-    maps = patch_maps(token_activations(backbone, sae, images, layer), images.shape[-1] // _patch_size(backbone))
+def activation_maps(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer: int, latents) -> Tensor:
+    "Activation maps (B, H, W) of latent `latents[b]` (one per image, or one for all) on `images`, unscaled."
+    h = token_activations(backbone, sae, images, layer)
+    maps = patch_maps(h, patch_grid(backbone, h.shape[1]))
     latents = torch.as_tensor(latents).expand(len(images)).to(maps.device)
-    return soft_mask(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
+    return upsample(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
 
 
-def plot_masked_references(axes, backbone: Backbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
-                           latent: int, layer: int):
-    "A latent's reference images in `axes`, each under the latent's mask on it (Fig 4, 13; the explorer)."
+def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
+                           latent: int, layer: int, vmax: float | None = None):
+    "A latent's reference images in `axes`, each under the latent's activation map (vmax: their peak)."
     index, _, _ = stats.reference_images()
     ids = index[:len(axes), latent]
     ids = ids[ids >= 0]
-    heat = latent_masks(backbone, sae, ds.get_batch(ids)[0], layer, latent) if len(ids) else None
-    plot_reference_images(axes, ds, stats, latent, heat)
+    maps = activation_maps(backbone, sae, ds.get_batch(ids)[0], layer, latent) if len(ids) else None
+    peak = vmax if vmax is not None or maps is None else float(maps.max())
+    return plot_reference_images(axes, ds, stats, latent, maps, peak)
 
 
 def masked_image(image: Tensor, mask: Tensor) -> Tensor:
-    "The image (H, W, 3) with each patch multiplied by the latent's activation there (§3.2)."
+    "The image (H, W, 3) with each patch multiplied by the latent's activation there, `mask` in [0, 1] (§3.2)."
     return image * mask[..., None]
-
-
-def _patch_size(backbone: Backbone) -> int:
-    ps = backbone.visual.patch_size
-    return ps[0] if isinstance(ps, tuple) else ps
 
 # %% ../nbs/05_localization.ipynb #c8139881
 def top_latents(values: Tensor, k: int = 10) -> tuple[Tensor, Tensor]:
@@ -90,6 +104,19 @@ def patch_top_latents(h: Tensor, token: int, k: int = 10) -> tuple[Tensor, Tenso
 def class_top_latents(stats: LatentStats, label: int, k: int = 10) -> tuple[Tensor, Tensor]:
     "Top latents of class `label` by its class-level count a_c (Eq. 5)."
     return top_latents(stats.class_counts[label], k)
+
+# %% ../nbs/05_localization.ipynb #44342521
+def seeded_picks(labels: Tensor, n_classes: int, per_class: int = 1, seed: int = 0,
+                 candidates: Tensor | None = None) -> Tensor:
+    "Image ids of `per_class` images in each of `n_classes` random classes, drawn with `seed` from `candidates`."
+    ids = torch.arange(len(labels)) if candidates is None else torch.as_tensor(candidates, dtype=torch.long)
+    g = torch.Generator().manual_seed(seed)
+    classes, counts = torch.unique(labels[ids], return_counts=True)
+    classes = classes[counts >= per_class]  # classes with enough candidates
+    picked = classes[torch.randperm(len(classes), generator=g)[:n_classes]]
+    out = [ids[labels[ids] == c][torch.randperm(int((labels[ids] == c).sum()), generator=g)[:per_class]]
+           for c in picked.tolist()]
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 # %% ../nbs/05_localization.ipynb #21551d04
 LOCALIZATION_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)  # fractions of a latent's peak patch activation
@@ -120,12 +147,15 @@ def patch_coverage(masks: dict[str, Tensor], grid: int) -> Tensor:
 
 
 @torch.no_grad()
-def localization_data(backbone: Backbone, ds: ToyImages, layer: int, batch_size: int = 256) -> dict:
-    "The stream at `layer` and the concept coverage of every image of a toy dataset: computed once, scored by many SAEs."
-    grid = ds.image_size // _patch_size(backbone)
-    chunks = [(backbone.residual(ds.get_batch(c)[0].to(backbone.device), layer).float(),
-               patch_coverage(concept_masks(ds, c), grid)) for c in torch.split(torch.arange(len(ds)), batch_size)]
-    return {"chunks": chunks, "concepts": list(concept_masks(ds, torch.arange(1))), "grid": grid, "size": ds.image_size}
+def localization_data(backbone: ViTBackbone, ds: ToyImages, layer: int, batch_size: int = 256) -> dict:
+    "The stream at `layer` and the concept coverage of every image of a toy dataset, computed once for many SAEs."
+    chunks = []
+    for c in torch.split(torch.arange(len(ds)), batch_size):
+        z = backbone.residual(ds.get_batch(c)[0].to(backbone.device), layer).float()
+        grid = patch_grid(backbone, z.shape[1])
+        chunks.append((z, patch_coverage(concept_masks(ds, c), grid)))
+    return {"chunks": chunks, "concepts": list(concept_masks(ds, torch.arange(1))), "grid": grid,
+            "size": ds.image_size}
 
 
 @torch.no_grad()
@@ -187,9 +217,10 @@ def random_sae_like(sae: PatchSAE, seed: int = 0) -> PatchSAE:
     return out.eval()
 
 
-def localization_table(backbone: Backbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
+def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
                        batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
     "The protocol above: per concept, the trained and the untrained SAE's best latent (chosen on `select`) on `test`."
+    check_disjoint(select, test)
     sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
     runs = {}
     for name, model in (("trained", sae), ("random", random_sae_like(sae, seed))):

@@ -5,8 +5,10 @@
 # %% ../nbs/02_models.ipynb #0c4457ea
 from __future__ import annotations
 
+import functools
 import json
 import math
+import operator
 import os
 import re
 import time
@@ -15,25 +17,119 @@ from typing import Callable, Sequence
 
 import numpy as np
 import open_clip
+from fastcore.basics import patch
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .core import ArtifactStore, Config, load_tensors, save_tensors, write_json
+from .core import (ArtifactStore, Config, artifact_spec, fingerprint, load_tensors, save_tensors,
+                           write_json)
 from .data import (FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, WORDS, LabelledImages,
-                           WORLD_VERSION, _PREFIXES, captions, iter_batches, normalize_images, toy_dataset)
+                           _PREFIXES, captions, iter_batches, normalize_images, toy_dataset)
 
 # %% auto #0
-__all__ = ['TOY_VOCAB', 'TINY_CLIP_VERSION', 'Backbone', 'ToyTokenizer', 'tiny_clip_model', 'contrastive_loss', 'train_tiny_clip',
-           'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip', 'backbone_spec',
-           'openclip_backbone', 'load_backbone']
+__all__ = ['Replace', 'TOY_VOCAB', 'TINY_CLIP_VERSION', 'ViTBackbone', 'Backbone', 'ToyTokenizer', 'tiny_clip_model', 'info_nce',
+           'contrastive_loss', 'train_tiny_clip', 'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError',
+           'tiny_clip_spec', 'tiny_clip', 'openclip_backbone', 'load_backbone']
 
 # %% ../nbs/02_models.ipynb #50f7077d
-class Backbone(nn.Module):
-    "A CLIP model with residual-stream access: read the stream after block L, or replace it and finish."
+Replace = Callable[[Tensor, "Tensor | None"], Tensor]  # (stream (B, T, D), labels (B,) or None) -> new stream
+
+
+class ViTBackbone(nn.Module):
+    "The backbone protocol: `embed`, `block`, `head` and a few sizes; reading and replacing the stream built on them."
+    name: str = ""
+    image_size: int = 224
+    n_prompt_tokens: int = 0  # tokens appended after CLS + patches (MaPLe's vision prompts)
+
+    def embed(self, images: Tensor) -> Tensor:
+        "Token embeddings entering block 0, (B, T, D)."
+        raise NotImplementedError
+
+    def block(self, i: int, x: Tensor) -> Tensor:
+        "Block `i` applied to its input stream `x` (B, T, D)."
+        raise NotImplementedError
+
+    def head(self, x: Tensor) -> Tensor:
+        "The image embedding (B, E) from the stream after the last block."
+        raise NotImplementedError
+
+    @property
+    def width(self) -> int: raise NotImplementedError
+    @property
+    def n_layers(self) -> int: raise NotImplementedError
+    @property
+    def spec(self) -> dict: raise NotImplementedError
+
+    def encode_text(self, texts: Sequence[str] | Tensor, normalize: bool = True) -> Tensor:
+        "Text embeddings (N, E) of strings or token ids."
+        raise NotImplementedError
+
+    def logits(self, image_features: Tensor, classifier: Tensor) -> Tensor:
+        "Class logits (B, C) of normalised image features (B, E) against a classifier (E, C)."
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device: return next(self.parameters()).device
+
+# %% ../nbs/02_models.ipynb #77017586
+@patch
+def check_layer(self: ViTBackbone, layer) -> int:
+    "`layer` as an int if it is a valid block index (Python, NumPy or torch integer), else a clear error."
+    try:
+        index = None if isinstance(layer, bool) else operator.index(layer)
+    except TypeError:
+        index = None
+    if index is None or not 0 <= index < self.n_layers:
+        raise ValueError(f"hook layer {layer!r} is out of range: {self.name or 'this backbone'} has {self.n_layers} "
+                         f"blocks, so use 0..{self.n_layers - 1} (0-based; the paper's 'layer 11' is index 10)")
+    return index
+
+
+@patch
+def run_blocks(self: ViTBackbone, x: Tensor, start: int, stop: int) -> Tensor:
+    "Blocks `start`..`stop`-1 applied in turn to the stream `x`."
+    for i in range(start, stop): x = self.block(i, x)
+    return x
+
+
+@patch
+def residual(self: ViTBackbone, images: Tensor, layer: int) -> Tensor:
+    "The residual stream after block `layer`, (B, T, D), computing nothing beyond it."
+    return self.run_blocks(self.embed(images), 0, self.check_layer(layer) + 1)
+
+
+@patch
+def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None, replace: Replace | None = None,
+                 labels: Tensor | None = None, normalize: bool = True) -> Tensor:
+    "Image embeddings (B, E); with `replace`, the stream after block `layer` becomes `replace(stream, labels)`."
+    x = self.embed(images)
+    if replace is None:
+        x = self.run_blocks(x, 0, self.n_layers)
+    else:
+        layer = self.check_layer(layer)
+        z = self.run_blocks(x, 0, layer + 1)
+        new = replace(z, labels)
+        if new.shape != z.shape:
+            raise ValueError(f"replace returned shape {tuple(new.shape)}; it must keep the stream's {tuple(z.shape)}")
+        x = self.run_blocks(new, layer + 1, self.n_layers)
+    f = self.head(x)
+    return F.normalize(f, dim=-1) if normalize else f
+
+
+@patch
+def image_tokens(self: ViTBackbone, include_prompt_tokens: bool = False) -> slice:
+    "The tokens of the stream that belong to the image (CLS + patches), with the prompt tokens if asked."
+    return slice(0, None if include_prompt_tokens or not self.n_prompt_tokens else -self.n_prompt_tokens)
+
+# %% ../nbs/02_models.ipynb #50912088
+class Backbone(ViTBackbone):
+    "An open_clip CLIP model as a `ViTBackbone` (the paper's ViT-B/16, and the tiny CLIP of the toy world)."
 
     def __init__(self, model: open_clip.CLIP, tokenizer: Callable, name: str = "", image_size: int = 224):
         super().__init__()
+        if not getattr(model.visual.transformer, "batch_first", False):
+            raise ValueError("the vision transformer must run batch-first (B, T, D), as open_clip >= 2.32 builds it")
         self.model, self.tokenizer, self.name, self.image_size = model, tokenizer, name, image_size
 
     @property
@@ -44,54 +140,21 @@ class Backbone(nn.Module):
     def n_layers(self) -> int: return len(self.blocks)
     @property
     def width(self) -> int: return self.model.visual.transformer.width
-    @property
-    def device(self) -> torch.device: return self.model.logit_scale.device
 
-    def check_layer(self, layer: int) -> int:
-        "`layer` if it is a valid block index, else a clear error."
-        if not isinstance(layer, int) or not 0 <= layer < self.n_layers:
-            raise ValueError(f"hook layer {layer!r} is out of range: {self.name or 'this backbone'} has {self.n_layers} "
-                             f"blocks, so use 0..{self.n_layers - 1} (0-based; the paper's 'layer 11' is index 10)")
-        return layer
+    @functools.cached_property
+    def spec(self) -> dict:
+        "The architecture, image size and a fingerprint of all weights, computed once for this object."
+        return {"arch": self.name, "image_size": self.image_size, "n_prompt_tokens": self.n_prompt_tokens,
+                "weights": fingerprint(self.model.state_dict())}
 
-    def embed(self, images: Tensor) -> Tensor:
-        "Token embeddings entering block 0, (B, T, D)."
-        return self.visual._embeds(images)
-
-    def block(self, i: int, x: Tensor) -> Tensor:
-        "Block `i` applied to its input stream `x`."
-        return self.blocks[i](x)
-
-    def run_blocks(self, x: Tensor, start: int, stop: int) -> Tensor:
-        for i in range(start, stop): x = self.block(i, x)
-        return x
+    def embed(self, images: Tensor) -> Tensor: return self.visual._embeds(images)
+    def block(self, i: int, x: Tensor) -> Tensor: return self.blocks[i](x)
 
     def head(self, x: Tensor) -> Tensor:
-        "Image embedding from the final stream: pool, `ln_post`, project."
         pooled, _ = self.visual._pool(x)
         return pooled @ self.visual.proj if self.visual.proj is not None else pooled
 
-    def residual(self, images: Tensor, layer: int) -> Tensor:
-        "The residual stream after block `layer`, (B, T, D), computing nothing beyond it."
-        return self.run_blocks(self.embed(images), 0, self.check_layer(layer) + 1)
-
-    def encode_image(self, images: Tensor, layer: int | None = None, replace: Callable[[Tensor], Tensor] | None = None,
-                     normalize: bool = True) -> Tensor:
-        "Image embeddings (B, E); with `replace`, the stream after block `layer` is swapped for `replace(stream)`."
-        x = self.embed(images)
-        if replace is None:
-            x = self.run_blocks(x, 0, self.n_layers)
-        else:
-            z = self.run_blocks(x, 0, self.check_layer(layer) + 1)
-            new = replace(z)
-            if new.shape != z.shape:
-                raise ValueError(f"replace returned shape {tuple(new.shape)}; it must keep the stream's {tuple(z.shape)}")
-            x = self.run_blocks(new, layer + 1, self.n_layers)
-        f = self.head(x)
-        return F.normalize(f, dim=-1) if normalize else f
-
     def encode_text(self, texts: Sequence[str] | Tensor, normalize: bool = True) -> Tensor:
-        "Text embeddings (N, E) of strings (tokenized here) or token ids."
         tokens = texts if isinstance(texts, Tensor) else self.tokenizer(list(texts))
         return self.model.encode_text(tokens.to(self.device), normalize=normalize)
 
@@ -141,13 +204,18 @@ def tiny_clip_model(cfg: Config) -> open_clip.CLIP:
     return open_clip.CLIP(embed_dim=t.embed_dim, vision_cfg=vision, text_cfg=text, quick_gelu=True)
 
 # %% ../nbs/02_models.ipynb #ff93ebf5
-def contrastive_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, text_ids: Tensor) -> Tensor:
-    "Symmetric InfoNCE; pairs whose captions are identical (`text_ids` equal) are not negatives of each other."
-    logits = logit_scale.exp() * image_features @ text_features.T
-    same = (text_ids[:, None] == text_ids[None, :]) & ~torch.eye(len(text_ids), dtype=torch.bool, device=logits.device)
-    logits = logits.masked_fill(same, float("-inf"))
+def info_nce(logits: Tensor, text_ids: Tensor | None = None) -> Tensor:
+    "Symmetric InfoNCE of (B, B) image-text logits; with `text_ids`, pairs of identical captions are not negatives."
+    if text_ids is not None:
+        eye = torch.eye(len(text_ids), dtype=torch.bool, device=logits.device)
+        logits = logits.masked_fill((text_ids[:, None] == text_ids[None, :]) & ~eye, float("-inf"))
     target = torch.arange(len(logits), device=logits.device)
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def contrastive_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, text_ids: Tensor) -> Tensor:
+    "CLIP's loss on normalised features; pairs whose captions are identical are not negatives of each other."
+    return info_nce(logit_scale.exp() * image_features @ text_features.T, text_ids)
 
 
 def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
@@ -194,7 +262,7 @@ def train_tiny_clip(cfg: Config, device: str | torch.device = "cpu", log: Callab
 
 # %% ../nbs/02_models.ipynb #9864a2b4
 @torch.no_grad()
-def zero_shot_classifier(backbone: Backbone, classnames: Sequence[str], templates: Sequence[str],
+def zero_shot_classifier(backbone: ViTBackbone, classnames: Sequence[str], templates: Sequence[str],
                          batch_size: int = 512) -> Tensor:
     "(E, C) classifier: per class, the renormalised mean of the normalised template embeddings."
     texts = [tpl.format(c) for c in classnames for tpl in templates]
@@ -203,12 +271,13 @@ def zero_shot_classifier(backbone: Backbone, classnames: Sequence[str], template
 
 
 @torch.no_grad()
-def predict(backbone: Backbone, ds: LabelledImages, classifier: Tensor, batch_size: int = 256,
-            replace: Callable | None = None, layer: int | None = None) -> tuple[Tensor, Tensor]:
+def predict(backbone: ViTBackbone, ds: LabelledImages, classifier: Tensor, batch_size: int = 256,
+            replace: Replace | None = None, layer: int | None = None) -> tuple[Tensor, Tensor]:
     "Predicted and true labels of every image of `ds` (optionally with the stream at `layer` replaced)."
     preds, labels = [], []
     for x, y in iter_batches(ds, batch_size):
-        f = backbone.encode_image(x.to(backbone.device), layer=layer, replace=replace)
+        x, y_dev = x.to(backbone.device), y.to(backbone.device)
+        f = backbone.encode_image(x, layer=layer, replace=replace, labels=y_dev)
         preds.append(backbone.logits(f, classifier.to(f.device)).argmax(-1).cpu())
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)
@@ -226,11 +295,10 @@ class WeightsError(RuntimeError):
     "Backbone weights are missing or do not fit the configured architecture."
 
 
-def _tiny_clip_spec(cfg: Config) -> dict:
-    d, b = cfg.data, cfg.backbone
-    return {"image_size": d.image_size, "n_classes": d.n_classes, "n_train": d.n_train, "width": b.width,
-            "layers": b.layers, "patch_size": b.patch_size, "toy_clip": cfg.toy_clip, "seed": cfg.seed, "vocab": TOY_VOCAB,
-            "world": WORLD_VERSION}
+def tiny_clip_spec(cfg: Config) -> dict:
+    "The key of the profile's tiny CLIP: its training data, the vocabulary and the fields of the recipe."
+    data = toy_dataset(cfg, "toy_imagenet", "train")
+    return artifact_spec("tiny_clip", cfg, {"data": data.spec}, {"vocabulary": TOY_VOCAB})
 
 
 def tiny_clip(cfg: Config, store: ArtifactStore, device: str | torch.device = "cpu",
@@ -241,22 +309,11 @@ def tiny_clip(cfg: Config, store: ArtifactStore, device: str | torch.device = "c
         save_tensors(folder / "model.safetensors", model.state_dict())
         write_json(folder / "train.json", info)
 
-    folder = store.fetch("tiny_clip", _tiny_clip_spec(cfg), compute, version=TINY_CLIP_VERSION)
+    folder = store.fetch("tiny_clip", tiny_clip_spec(cfg), compute, version=TINY_CLIP_VERSION)
     model = tiny_clip_model(cfg)
     model.load_state_dict(load_tensors(folder / "model.safetensors"))
     info = json.loads((folder / "train.json").read_text())
     return Backbone(model.eval().to(device), ToyTokenizer(), "tiny-clip", cfg.data.image_size), info
-
-
-def backbone_spec(cfg: Config) -> dict:
-    "What identifies the profile's backbone weights: part of the key of every artifact computed from them."
-    b = cfg.backbone
-    if b.arch == "tiny-clip": return {"tiny_clip": _tiny_clip_spec(cfg), "version": TINY_CLIP_VERSION}
-    weights: str | dict = b.pretrained
-    if Path(b.pretrained).is_file():  # a local file: its identity is where it is, its size and its age
-        st = Path(b.pretrained).stat()
-        weights = {"file": str(Path(b.pretrained).resolve()), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-    return {"arch": b.arch, "pretrained": weights, "image_size": cfg.data.image_size}
 
 
 def _weights_help(arch: str) -> str:

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, get_config, manifest_for,
-                           project_root, write_json)
+from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, drop_metrics, get_config,
+                           manifest_for, project_root, write_json)
 
 # %% auto #0
 __all__ = ['SECTIONS', 'RUN_PARAMETERS', 'PipelineError', 'UsageError', 'read_parameters', 'section_notebooks',
@@ -165,6 +165,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
     for i, (nb, p) in enumerate(plan):
         entry, t0 = summary["notebooks"][i], time.time()
         log(f"[{i + 1}/{len(plan)}] {nb.stem} ({profile}) ...")
+        drop_metrics(run_dir / "metrics.json", nb.stem)  # what it recorded before must not outlive this run
         try:
             _execute(nb, run_dir / nb.name, p, progress)
         except Exception as e:

@@ -9,9 +9,9 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -19,17 +19,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .core import (ArtifactStore, Config, SAEConfig, atomic_path, config_hash, flat_config, get_config,
-                           load_tensors, save_tensors, to_jsonable, write_json)
-from .data import LabelledImages, load_dataset
-from .models import Backbone, backbone_spec, contrastive_loss, load_backbone
+from .core import (ArtifactStore, Config, SAEConfig, artifact_spec, atomic_path, config_hash, fingerprint,
+                           flat_config, get_config, load_tensors, save_tensors, to_jsonable, write_json)
+from .data import LabelledImages, digest, load_dataset
+from .models import Replace, ViTBackbone, info_nce, load_backbone
 
 # %% auto #0
 __all__ = ['ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
-           'init_b_dec', 'ActivationSource', 'activation_cache', 'TrainingError', 'training_spec', 'save_checkpoint',
-           'latest_checkpoint', 'load_checkpoint', 'train_sae', 'evaluate_sae', 'splice', 'clip_loss', 'save_sae',
-           'load_sae', 'check_sae_fits', 'pretraining_data', 'pretraining_activations', 'trained_sae', 'ReleaseConfig',
-           'load_release_sae', 'probe_depths', 'ablation_config']
+           'init_b_dec', 'ActivationSource', 'cache_identity', 'activation_cache_spec', 'activation_cache',
+           'TrainingError', 'training_spec', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'train_sae',
+           'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'save_sae', 'load_sae',
+           'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations', 'pretraining_source',
+           'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae', 'probe_depths',
+           'ablation_config']
 
 # %% ../nbs/03_training.ipynb #01e09cde
 class PatchSAE(nn.Module):
@@ -166,7 +168,7 @@ def _epoch_order(n: int, seed: int, epoch: int) -> Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
-def _residuals(backbone: Backbone, images: Tensor, layers: Iterable[int]) -> dict[int, Tensor]:
+def _residuals(backbone: ViTBackbone, images: Tensor, layers: Iterable[int]) -> dict[int, Tensor]:
     "The stream after each block in `layers`, (B, T, D), in one forward that stops at the deepest of them."
     layers = sorted({backbone.check_layer(l) for l in layers})
     x, out = backbone.embed(images), {}
@@ -179,7 +181,7 @@ def _residuals(backbone: Backbone, images: Tensor, layers: Iterable[int]) -> dic
 class ActivationSource:
     "Token activations of `ds` at block `layer`, one deterministic batch per training step (see above)."
 
-    def __init__(self, backbone: Backbone | None, ds: LabelledImages, layer: int, batch_images: int, *,
+    def __init__(self, backbone: ViTViTBackbone | None, ds: LabelledImages, layer: int, batch_images: int, *,
                  tokens: str = "all", shuffle_tokens: bool = False, buffer_batches: int = 16, seed: int = 0,
                  cache: np.ndarray | None = None, device: str | torch.device = "cpu", num_workers: int = 0):
         if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
@@ -191,6 +193,12 @@ class ActivationSource:
         self.tokens, self.shuffle_tokens, self.buffer_batches = tokens, shuffle_tokens, buffer_batches
         self.seed, self.cache, self.device, self.num_workers = seed, cache, torch.device(device), num_workers
         self._buffer: tuple[int, Tensor] | None = None
+
+    @property
+    def spec(self) -> dict:
+        "What the source reads: its images, its layer, and the backbone it runs or the activation cache it reads."
+        read = {"cache": cache_identity(self.cache)} if self.cache is not None else {"backbone": self.backbone.spec}
+        return {"data": self.ds.spec, "layer": self.layer, "buffer_batches": self.buffer_batches} | read
 
     def image_ids(self, step: int) -> Tensor:
         "Indices into `ds` of the images of training step `step`."
@@ -215,15 +223,19 @@ class ActivationSource:
         x = self.ds.get_batch(ids)[0].to(self.device)
         return self.backbone.residual(x, self.layer).float()
 
-    def step_images(self, steps: range) -> Iterator[Tensor]:
-        "The (B, T, D) stream of each step in `steps`; with `num_workers` > 0, one loader decodes them all in parallel."
+    def stream(self, chunks: Sequence[Tensor]) -> Iterator[Tensor]:
+        "The (B, T, D) stream of each chunk of image ids; with `num_workers` > 0 one loader decodes them in parallel."
         if self.cache is not None or self.num_workers == 0:
-            for s in steps: yield self.images(self.image_ids(s))
+            for c in chunks: yield self.images(c)
             return
-        loader = torch.utils.data.DataLoader(self.ds, batch_sampler=[self.image_ids(s).tolist() for s in steps],
+        loader = torch.utils.data.DataLoader(self.ds, batch_sampler=[c.tolist() for c in chunks],
                                              num_workers=self.num_workers)
         with torch.no_grad():
             for x, _ in loader: yield self.backbone.residual(x.to(self.device), self.layer).float()
+
+    def step_images(self, steps: range) -> Iterator[Tensor]:
+        "The (B, T, D) stream of each training step in `steps`."
+        return self.stream([self.image_ids(s) for s in steps])
 
     def select(self, acts: Tensor) -> Tensor:
         "The training tokens of a (B, T, D) stream: all of them as (B·T, D), or the CLS tokens (B, D)."
@@ -248,40 +260,54 @@ class ActivationSource:
         else:
             for acts in self.step_images(range(start, stop)): yield self.select(acts)
 
-    def ordered(self, limit: int | None = None, batch_images: int | None = None) -> Iterator[Tensor]:
-        "One pass over the first `limit` images in dataset order, as (N, D) token batches (for evaluation)."
-        n, b = min(limit or len(self.ds), len(self.ds)), batch_images or self.batch_images
-        for start in range(0, n, b):
-            yield self.select(self.images(torch.arange(start, min(start + b, n))))
+    def ordered(self, ids: Tensor | None = None, batch_images: int | None = None) -> Iterator[Tensor]:
+        "One pass over the images `ids` (default: all) in the given order, as (N, D) token batches."
+        ids = torch.arange(len(self.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
+        for acts in self.stream(ids.split(batch_images or self.batch_images)): yield self.select(acts)
+
+
+def cache_identity(cache: np.ndarray) -> str:
+    "An activation cache's identity: its artifact folder and file when it is one, else a digest of its values."
+    if isinstance(cache, np.memmap) and cache.filename:
+        return "/".join(Path(cache.filename).parts[-3:])  # activations/<key>/layerNN.npy
+    return digest(np.ascontiguousarray(cache), str(cache.dtype), str(cache.shape))
 
 # %% ../nbs/03_training.ipynb #b1c2e79d
 ACTIVATION_CACHE_VERSION = 1
 
 
-def activation_cache(backbone: Backbone, ds: LabelledImages, layers: Iterable[int], store: ArtifactStore, spec,
+def activation_cache_spec(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int], batch_size: int) -> dict:
+    "The key of the activation cache of `ds` at `layers`: the backbone, the images, the layers and the batch size."
+    layers = sorted({backbone.check_layer(l) for l in layers})
+    return artifact_spec("activations", {"data.batch_size": batch_size}, {"backbone": backbone.spec, "data": ds.spec},
+                         {"layers": layers})
+
+
+def activation_cache(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int], store: ArtifactStore,
                      batch_size: int = 256, device: str | torch.device = "cpu", max_gb: float = 32,
                      progress: bool = True) -> dict[int, np.ndarray]:
-    "Read-only fp16 memmaps (n_images, T, D) of the stream at each of `layers`, computed once and cached under `spec`."
-    layers = sorted(set(layers))
-    probe = _residuals(backbone, ds.get_batch(torch.arange(1))[0].to(device), layers)
-    T, D = probe[layers[0]].shape[1:]
-    gb = len(ds) * T * D * 2 * len(layers) / 1e9
-    if gb > max_gb:
-        raise ValueError(f"an activation cache of {len(ds)} images x {T} tokens x {D} dims x {len(layers)} layers "
-                         f"needs {gb:.0f} GB (> max_gb = {max_gb}); stream instead (sae.cache_activations = false)")
+    "Read-only fp16 memmaps (n_images, T, D) of the stream at each of `layers`, computed once and cached."
+    spec = activation_cache_spec(backbone, ds, layers, batch_size)
+    layers = spec["arguments"]["layers"]
 
     def compute(folder: Path):
-        arrays = {l: np.lib.format.open_memmap(folder / f"layer{l:02d}.npy", "w+", np.float16, (len(ds), T, D)) for l in layers}
-        starts = range(0, len(ds), batch_size)
+        T, D = _residuals(backbone, ds.get_batch(torch.arange(1))[0].to(device), layers)[layers[0]].shape[1:]
+        gb = len(ds) * T * D * 2 * len(layers) / 1e9
+        if gb > max_gb:
+            raise ValueError(f"an activation cache of {len(ds)} images x {T} tokens x {D} dims x {len(layers)} "
+                             f"layers needs {gb:.0f} GB (> max_gb = {max_gb}); stream instead "
+                             f"(sae.cache_activations = false)")
+        arrays = {l: np.lib.format.open_memmap(folder / f"layer{l:02d}.npy", "w+", np.float16, (len(ds), T, D))
+                  for l in layers}
         with torch.no_grad():
-            for start in tqdm(starts, desc="caching activations", disable=not progress, mininterval=10):
-                ids = torch.arange(start, min(start + batch_size, len(ds)))
+            for ids in tqdm(torch.arange(len(ds)).split(batch_size), desc="caching activations",
+                            disable=not progress, mininterval=10):
                 for l, x in _residuals(backbone, ds.get_batch(ids)[0].to(device), layers).items():
-                    arrays[l][start:start + len(ids)] = x.to("cpu", torch.float16).numpy()
+                    arrays[l][int(ids[0]):int(ids[-1]) + 1] = x.to("cpu", torch.float16).numpy()
         for a in arrays.values(): a.flush()
         del arrays
 
-    folder = store.fetch("activations", {"spec": spec, "layers": layers, "n": len(ds)}, compute, version=ACTIVATION_CACHE_VERSION)
+    folder = store.fetch("activations", spec, compute, version=ACTIVATION_CACHE_VERSION)
     return {l: np.load(folder / f"layer{l:02d}.npy", mmap_mode="r") for l in layers}
 
 # %% ../nbs/03_training.ipynb #1d3cc73a
@@ -298,11 +324,9 @@ def _lr_at(step: int, cfg: SAEConfig) -> float:
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
 
-def training_spec(cfg: Config, d_in: int, data: str) -> dict:
-    "Everything that determines a trained SAE's weights (what its artifact and checkpoints are keyed by)."
-    sae = {k: v for k, v in asdict(cfg.sae).items() if k not in ("checkpoint_every", "eval_images", "ablation_images")}
-    return {"schema_version": SAE_SCHEMA_VERSION, "d_in": d_in, "d_sae": cfg.sae.expansion * d_in, "sae": sae,
-            "layer": cfg.backbone.hook_layer, "backbone": backbone_spec(cfg), "data": data, "seed": cfg.seed}
+def training_spec(cfg: Config, source: ActivationSource) -> dict:
+    "The key of a trained SAE (its artifact and checkpoints): what `source` reads and the recipe's fields."
+    return artifact_spec("sae", cfg, {"activations": source.spec})
 
 
 def _state_tensors(sae: PatchSAE, opt: torch.optim.Optimizer, since_fired: Tensor) -> dict[str, Tensor]:
@@ -336,7 +360,8 @@ def latest_checkpoint(folder: Path | str | None) -> Path | None:
     return done[-1] if done else None
 
 
-def load_checkpoint(path: Path, spec: dict, sae: PatchSAE, opt: torch.optim.Optimizer, device) -> tuple[int, Tensor, list]:
+def load_checkpoint(path: Path, spec: dict, sae: PatchSAE, opt: torch.optim.Optimizer, device
+                    ) -> tuple[int, Tensor, list]:
     "Restore `sae` and `opt` in place from checkpoint `path`; return (step, since_fired, log)."
     meta = json.loads((path / "state.json").read_text())
     if meta.get("schema_version") != SAE_SCHEMA_VERSION:
@@ -345,26 +370,48 @@ def load_checkpoint(path: Path, spec: dict, sae: PatchSAE, opt: torch.optim.Opti
     if meta["spec"] != to_jsonable(spec):
         raise TrainingError(f"checkpoint {path} was written by another training configuration; delete {path.parent} "
                             f"or train into another folder")
-    t = load_tensors(path / "state.safetensors", device)
+    t = load_tensors(path / "state.safetensors")  # on the CPU: Adam keeps its `step` counters there
     sae.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("sae.")})
     state = opt.state_dict()
     for i, (name, _) in enumerate(sae.named_parameters()):
         found = {k.split(".")[-1]: v for k, v in t.items() if k.startswith(f"adam.{name}.")}
-        if found: state["state"][i] = found
+        if found: state["state"][i] = {k: v if k == "step" else v.to(device) for k, v in found.items()}
     opt.load_state_dict(state)
-    return meta["step"], t["since_fired"], meta["log"]
+    return meta["step"], t["since_fired"].to(device), meta["log"]
 
 # %% ../nbs/03_training.ipynb #787370a0
-def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *, checkpoint_dir: Path | str | None = None,
-              device: str | torch.device = "cpu", log_every: int = 50, progress: bool = True,
-              stop_after: int | None = None, spec: dict | None = None) -> tuple[PatchSAE, list[dict]]:
+def _not_finite(out: SAELoss, sae: PatchSAE) -> str:
+    "What in this step is not finite (the loss, or a parameter's gradient after backward); '' when all is."
+    if not torch.isfinite(out.loss):
+        return f"the SAE loss is {out.loss.item()}"
+    grads = {n: p.grad for n, p in sae.named_parameters() if p.grad is not None}
+    if grads and not torch.stack([g.isfinite().all() for g in grads.values()]).all():  # one sync for all
+        bad = [n for n, g in grads.items() if not g.isfinite().all()]
+        return f"the gradient of {', '.join(bad)} is not finite (the loss is {out.loss.item():.4g})"
+    return ""
+
+
+def _stop(why: str, step: int, out: SAELoss, sae: PatchSAE, checkpoint_dir, save: Callable[[], Path]):
+    "The TrainingError of a non-finite step, with the last good state saved or attached."
+    kept = f"is saved in {save()}" if checkpoint_dir is not None else "is the error's `.sae`"
+    err = TrainingError(f"{why} at step {step} (recon {out.recon.item():.4g}, l1 {out.l1.item():.4g}, ghost "
+                        f"{out.ghost.item():.4g}); the last good state (before this step) {kept}. Check the "
+                        f"activations for inf/NaN, or lower sae.lr.")
+    err.sae = sae.eval()
+    return err
+
+
+def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *,
+              checkpoint_dir: Path | str | None = None, device: str | torch.device = "cpu", log_every: int = 50,
+              progress: bool = True, stop_after: int | None = None, spec: dict | None = None
+              ) -> tuple[PatchSAE, list[dict]]:
     "Train the SAE of `cfg.sae` on `source`; resumes from `checkpoint_dir` when it holds a checkpoint of this run."
     s, device = cfg.sae, torch.device(device)
     if s.dtype == "bfloat16" and device.type != "cuda":
         raise ValueError("sae.dtype = 'bfloat16' is a GPU option (bf16 autocast); on the CPU use 'float32'")
     steps = steps if steps is not None else math.ceil(s.train_images / s.batch_images)
     d_in = source.backbone.width if source.backbone is not None else source.cache.shape[-1]
-    spec = spec if spec is not None else training_spec(cfg, d_in, source.ds.name)
+    if spec is None and checkpoint_dir is not None: spec = training_spec(cfg, source)
     sae = PatchSAE(d_in, s.expansion * d_in, torch.Generator().manual_seed(cfg.seed)).to(device)
     opt = torch.optim.Adam(sae.parameters(), lr=s.lr, betas=(0.9, 0.999))
     since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
@@ -385,16 +432,12 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
         dead = since_fired > s.dead_steps if s.ghost_grads else None
         with autocast:
             out = sae_loss(sae, z, s.l1_coeff, s.recon_loss, dead)
-        if not torch.isfinite(out.loss):
-            kept = (f"is saved in {save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)}"
-                    if checkpoint_dir is not None else "is the error's `.sae`")
-            err = TrainingError(f"the SAE loss is {out.loss.item()} at step {step} (recon {out.recon.item():.4g}, "
-                                f"l1 {out.l1.item():.4g}, ghost {out.ghost.item():.4g}); the last good state (before "
-                                f"this step) {kept}. Check the activations for inf/NaN, or lower sae.lr.")
-            err.sae = sae.eval()
-            raise err
         opt.zero_grad(set_to_none=True)
-        out.loss.backward()
+        if torch.isfinite(out.loss): out.loss.backward()
+        why = _not_finite(out, sae)  # the loss, then the gradients: both checked before the weights move
+        if why:
+            save = lambda: save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)
+            raise _stop(why, step, out, sae, checkpoint_dir, save)
         sae.remove_parallel_grad()
         opt.step()
         sae.normalize_decoder()
@@ -439,12 +482,24 @@ def evaluate_sae(sae: PatchSAE, batches: Iterable[Tensor], chunk: int = 8192) ->
     return {"mse_normalized": norm_sq / (n * sae.d_in), "mse": sq / (n * sae.d_in), "fvu": sq / total_var,
             "l0": l0 / n, "l1": l1 / n, "dead_fraction": 1 - fired.float().mean().item(), "tokens": n}
 
+# %% ../nbs/03_training.ipynb #4c768f19
+def stats_image_ids(n: int, limit: int, seed: int) -> Tensor:
+    "The images of a pass over a dataset: all `n`, or a seeded random subset of `limit` of them, in dataset order."
+    if not limit or limit >= n: return torch.arange(n)
+    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit]).values
+
+
+@torch.no_grad()
+def heldout_tokens(source: ActivationSource, ids: Tensor, batch_images: int = 256) -> list[Tensor]:
+    "The token batches (N, D) of images `ids` of `source`, kept on the CPU in fp16 to evaluate several SAEs on."
+    return [t.to("cpu", torch.float16) for t in source.ordered(ids, batch_images)]
+
 # %% ../nbs/03_training.ipynb #3381612e
-def splice(sae: PatchSAE, tokens: str = "all") -> Callable[[Tensor], Tensor]:
-    "A `replace` function for `Backbone.encode_image`: the SAE's reconstruction at all tokens, or at CLS only."
+def splice(sae: PatchSAE, tokens: str = "all") -> Replace:
+    "A `replace` hook for `encode_image`: the SAE's reconstruction at all tokens, or at CLS only."
     if tokens not in ("all", "cls"): raise ValueError(f"splice tokens = {tokens!r}; choose 'all' or 'cls'")
 
-    def spliced(z: Tensor) -> Tensor:
+    def spliced(z: Tensor, labels: Tensor | None = None) -> Tensor:
         if z.shape[-1] != sae.d_in:
             raise ValueError(f"the SAE reads {sae.d_in}-dim vectors but the stream has width {z.shape[-1]}")
         if tokens == "all": return sae(z)[0]
@@ -454,10 +509,12 @@ def splice(sae: PatchSAE, tokens: str = "all") -> Callable[[Tensor], Tensor]:
 
 
 @torch.no_grad()
-def clip_loss(backbone: Backbone, ds: LabelledImages, layer: int | None = None,
-              replace: Callable[[Tensor], Tensor] | None = None, batch_size: int = 128, n_images: int = 1024,
-              seed: int = 0, template: str = "a photo of a {}.") -> float:
+def clip_loss(backbone: ViTBackbone, ds: LabelledImages, layer: int | None = None, replace: Replace | None = None,
+              batch_size: int = 128, n_images: int = 1024, seed: int = 0, template: str = "a photo of a {}.",
+              negatives: str = "all") -> float:
     "CLIP's symmetric InfoNCE on (image, class caption) pairs of seeded random batches; `replace` splices the stream."
+    if negatives not in ("all", "other_classes"):
+        raise ValueError(f"negatives = {negatives!r}; choose 'all' or 'other_classes'")
     text = backbone.encode_text([template.format(c) for c in ds.classnames])
     order = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))
     n_batches = max(1, min(n_images, len(ds)) // batch_size)
@@ -465,8 +522,9 @@ def clip_loss(backbone: Backbone, ds: LabelledImages, layer: int | None = None,
     for b in range(n_batches):
         images, labels = ds.get_batch(order[b * batch_size:(b + 1) * batch_size])
         images, labels = images.to(backbone.device), labels.to(backbone.device)
-        feats = backbone.encode_image(images, layer=layer, replace=replace)
-        losses.append(contrastive_loss(feats, text[labels], backbone.model.logit_scale, labels).item())
+        feats = backbone.encode_image(images, layer=layer, replace=replace, labels=labels)
+        logits = backbone.logits(feats, text[labels].T)
+        losses.append(info_nce(logits, labels if negatives == "other_classes" else None).item())
     return float(np.mean(losses))
 
 # %% ../nbs/03_training.ipynb #8e7067b0
@@ -493,7 +551,7 @@ def load_sae(folder: Path | str, device: str | torch.device = "cpu") -> tuple[Pa
     return sae.to(device).eval(), meta
 
 
-def check_sae_fits(sae: PatchSAE, backbone: Backbone) -> PatchSAE:
+def check_sae_fits(sae: PatchSAE, backbone: ViTBackbone) -> PatchSAE:
     "`sae` if it reads vectors of the backbone's width, else a clear error."
     if sae.d_in != backbone.width:
         raise ValueError(f"the SAE reads {sae.d_in}-dim vectors but {backbone.name} has width {backbone.width}: "
@@ -501,36 +559,43 @@ def check_sae_fits(sae: PatchSAE, backbone: Backbone) -> PatchSAE:
     return sae
 
 
+def sae_fingerprint(sae: PatchSAE) -> str:
+    "A fingerprint of the SAE's weights: part of the key of every artifact computed from it."
+    return fingerprint(sae.state_dict())
+
+
 def pretraining_data(cfg: Config, split: str = "train") -> LabelledImages:
     "The dataset the SAE is trained (`train`) and evaluated (`test`) on: toy ImageNet, or ImageNet-1k."
     return load_dataset(cfg, cfg.data.tasks[0], split)
 
 
-def _pretraining_key(cfg: Config, ds: LabelledImages) -> str: return f"{cfg.data.tasks[0]}/train/{len(ds)}"
-
-
-def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: Backbone, layer: int,
+def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, layer: int,
                             device: str | torch.device = "cpu", progress: bool = True) -> np.ndarray | None:
     "The fp16 activation cache of the pretraining set at `layer` when `sae.cache_activations` is on, else None."
     if not cfg.sae.cache_activations: return None
     ds = pretraining_data(cfg, "train")
-    spec = {"backbone": backbone_spec(cfg), "data": _pretraining_key(cfg, ds)}
-    return activation_cache(backbone, ds, [layer], store, spec, cfg.data.batch_size, device, progress=progress)[layer]
+    return activation_cache(backbone, ds, [layer], store, cfg.data.batch_size, device, progress=progress)[layer]
 
 
-def trained_sae(cfg: Config, store: ArtifactStore, backbone: Backbone | None = None, device: str | torch.device = "cpu",
-                progress: bool = True, log: Callable[[str], None] | None = print) -> tuple[PatchSAE, dict]:
+def pretraining_source(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, device: str | torch.device = "cpu",
+                       progress: bool = True) -> ActivationSource:
+    "The training stream of the profile's SAE: the pretraining set at the hook, from the cache or the backbone."
+    s, layer = cfg.sae, cfg.backbone.hook_layer
+    return ActivationSource(backbone, pretraining_data(cfg, "train"), layer, s.batch_images, tokens=s.tokens,
+                            shuffle_tokens=s.shuffle_tokens, seed=cfg.seed, device=device,
+                            cache=pretraining_activations(cfg, store, backbone, layer, device, progress),
+                            num_workers=cfg.data.num_workers)
+
+
+def trained_sae(cfg: Config, store: ArtifactStore, backbone: ViTBackbone | None = None,
+                device: str | torch.device = "cpu", progress: bool = True,
+                log: Callable[[str], None] | None = print) -> tuple[PatchSAE, dict]:
     "The SAE of `cfg` (trained on first use, resumably, then cached) and {'spec', 'log', 'train_seconds'}."
     backbone = backbone if backbone is not None else load_backbone(cfg, store, device)
-    ds = pretraining_data(cfg, "train")
-    spec = training_spec(cfg, backbone.width, _pretraining_key(cfg, ds))
+    source = pretraining_source(cfg, store, backbone, device, progress)
+    spec = training_spec(cfg, source)
 
     def compute(folder: Path):
-        s = cfg.sae
-        cache = pretraining_activations(cfg, store, backbone, cfg.backbone.hook_layer, device, progress)
-        source = ActivationSource(backbone, ds, cfg.backbone.hook_layer, s.batch_images, tokens=s.tokens,
-                                  shuffle_tokens=s.shuffle_tokens, seed=cfg.seed, cache=cache, device=device,
-                                  num_workers=cfg.data.num_workers)
         ckpt = store.root / "sae_checkpoints" / config_hash(spec)
         if log and latest_checkpoint(ckpt): log(f"resuming SAE training from {latest_checkpoint(ckpt)}")
         start = time.perf_counter()
@@ -543,7 +608,8 @@ def trained_sae(cfg: Config, store: ArtifactStore, backbone: Backbone | None = N
     folder = store.fetch("sae", spec, compute, version=SAE_SCHEMA_VERSION)
     sae, meta = load_sae(folder, device)
     info = json.loads((folder / "train.json").read_text())
-    return check_sae_fits(sae, backbone), {"spec": meta["spec"], "log": info["log"], "train_seconds": info["train_seconds"]}
+    return check_sae_fits(sae, backbone), {"spec": meta["spec"], "log": info["log"],
+                                           "train_seconds": info["train_seconds"]}
 
 # %% ../nbs/03_training.ipynb #a71d0329
 _RELEASE_CONFIG_NAMES = ("src.sae_training.config.ViTSAERunnerConfig", "sae_training.config.ViTSAERunnerConfig")
@@ -568,7 +634,9 @@ def load_release_sae(path: Path | str, device: str | torch.device = "cpu") -> tu
         raise ValueError(f"{path} cannot be loaded as plain data (torch.load weights_only=True refused it: "
                          f"{str(e).splitlines()[0]}). Only checkpoints of tensors, numbers, strings and the release's "
                          f"config are accepted.") from None
-    state, cfg = (obj.get("state_dict"), obj.get("cfg")) if isinstance(obj, dict) and "state_dict" in obj else (obj, None)
+    state, cfg = obj, None
+    if isinstance(obj, dict) and "state_dict" in obj:  # the config sits under "cfg" or "config"
+        state, cfg = obj["state_dict"], obj.get("cfg", obj.get("config"))
     need = ("W_enc", "b_enc", "W_dec", "b_dec")
     if not isinstance(state, dict) or any(k not in state for k in need):
         have = sorted(state)[:8] if isinstance(state, dict) else type(state).__name__
@@ -581,7 +649,39 @@ def load_release_sae(path: Path | str, device: str | torch.device = "cpu") -> tu
     sae = PatchSAE(d_in, d_sae)
     sae.load_state_dict({k: state[k].float() for k in need})
     config = vars(cfg) if isinstance(cfg, ReleaseConfig) else dict(cfg) if isinstance(cfg, dict) else {}
-    return sae.to(device).eval(), {k: (str(v) if isinstance(v, (torch.dtype, torch.device)) else v) for k, v in config.items()}
+    plain = {k: (str(v) if isinstance(v, (torch.dtype, torch.device)) else v) for k, v in config.items()}
+    return sae.to(device).eval(), plain
+
+
+def _sae_layer(meta: dict, n_layers: int) -> int | None:
+    "The 0-based block an SAE was trained on, from its metadata: our spec, or the release's `block_layer`."
+    layer = meta.get("spec", {}).get("inputs", {}).get("activations", {}).get("layer", meta.get("block_layer"))
+    if not isinstance(layer, int): return None
+    return layer + n_layers if layer < 0 else layer  # the release counts from the end: -2 is block n - 2
+
+
+def load_sae_weights(path: Path | str, device: str | torch.device = "cpu") -> tuple[PatchSAE, dict]:
+    "An SAE from a folder written by `save_sae` or from an original PatchSAE release `.pt`, and its metadata."
+    path = Path(path).expanduser()
+    if path.is_dir(): return load_sae(path, device)
+    if path.is_file(): return load_release_sae(path, device)
+    raise FileNotFoundError(f"sae.weights = {str(path)!r}: no such file or folder; give a folder written by "
+                            f"save_sae (e.g. runs/cache/sae/<hash>) or an original PatchSAE release .pt file")
+
+
+def profile_sae(cfg: Config, store: ArtifactStore, backbone: ViTBackbone | None = None,
+                device: str | torch.device = "cpu", progress: bool = True,
+                log: Callable[[str], None] | None = print) -> tuple[PatchSAE, dict]:
+    "The SAE the analysis reads: `sae.weights` when set (checked against the backbone and the hook), else trained."
+    if not cfg.sae.weights: return trained_sae(cfg, store, backbone, device, progress, log)
+    backbone = backbone if backbone is not None else load_backbone(cfg, store, device)
+    sae, meta = load_sae_weights(cfg.sae.weights, device)
+    check_sae_fits(sae, backbone)
+    layer = _sae_layer(meta, backbone.n_layers)
+    if layer is not None and layer != cfg.backbone.hook_layer:
+        raise ValueError(f"the SAE in {cfg.sae.weights} was trained on the output of block {layer} but "
+                         f"backbone.hook_layer = {cfg.backbone.hook_layer}: set backbone.hook_layer={layer}")
+    return sae, {"spec": {"weights": str(cfg.sae.weights), "meta": meta}, "log": [], "train_seconds": None}
 
 # %% ../nbs/03_training.ipynb #901002df
 def probe_depths(cfg: Config) -> list[int]:
@@ -592,5 +692,6 @@ def probe_depths(cfg: Config) -> list[int]:
 
 def ablation_config(cfg: Config, change: dict | None = None) -> Config:
     "The config of a Table 2 ablation SAE: the profile with `change`, trained on `sae.ablation_images` images."
-    base = flat_config(cfg) | ({"sae.train_images": cfg.sae.ablation_images} if cfg.sae.ablation_images else {})
+    base = flat_config(cfg) | {"sae.weights": ""}  # ablations are always trained
+    if cfg.sae.ablation_images: base["sae.train_images"] = cfg.sae.ablation_images
     return get_config(cfg.profile, base | dict(change or {}))

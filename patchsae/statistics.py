@@ -5,7 +5,6 @@
 # %% ../nbs/04_statistics.ipynb #0071e545
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -19,15 +18,16 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .core import ArtifactStore, Config, load_tensors, save_tensors, write_json
+from .core import (ArtifactStore, Config, artifact_spec, load_tensors, save_tensors, show_image, show_mask,
+                           write_json)
 from .data import LabelledImages, load_dataset, to_display
-from .models import Backbone, backbone_spec
-from .sae import ActivationSource, PatchSAE, pretraining_activations
+from .models import ViTBackbone
+from .sae import ActivationSource, PatchSAE, pretraining_activations, sae_fingerprint, stats_image_ids
 
 # %% auto #0
 __all__ = ['FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images', 'LatentStats',
-           'latent_statistics', 'token_slice', 'activation_batches', 'sae_fingerprint', 'stats_image_ids',
-           'dataset_statistics', 'plot_statistics', 'show_image', 'dataset_images', 'plot_reference_images']
+           'latent_statistics', 'token_slice', 'activation_batches', 'dataset_statistics', 'plot_statistics',
+           'dataset_images', 'plot_reference_images']
 
 # %% ../nbs/04_statistics.ipynb #bf0989da
 class ImageActivations(NamedTuple):
@@ -199,17 +199,24 @@ class LatentStats:
     def save(self, folder: Path | str) -> Path:
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
         save_tensors(folder / "stats.safetensors", self.tensors())
-        write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images, "tau": self.tau})
+        write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images, "tau": self.tau,
+                                           "k": self.k})
         return folder
 
     @classmethod
-    def load(cls, folder: Path | str, device="cpu") -> "LatentStats":
+    def load(cls, folder: Path | str, device="cpu", tau: float | None = None, k: int | None = None
+             ) -> "LatentStats":
+        "Statistics saved by `save`; refused when their τ or k differ from the `tau` and `k` asked for."
         folder = Path(folder)
         if not (folder / "stats.json").is_file(): raise FileNotFoundError(f"no latent statistics in {folder}")
         meta = json.loads((folder / "stats.json").read_text())
         if meta.get("version") != STATS_VERSION:
             raise ValueError(f"{folder} holds statistics of version {meta.get('version')}, this code reads "
                              f"{STATS_VERSION}: delete the folder to recompute them")
+        for name, want in (("tau", tau), ("k", k)):
+            if want is not None and meta.get(name) != want:
+                raise ValueError(f"{folder} holds statistics with {name} = {meta.get(name)}, not the {name} = "
+                                 f"{want} asked for: they count other tokens or keep other reference images")
         return cls(meta["n_images"], meta["tau"], **load_tensors(folder / "stats.safetensors", device))
 
 # %% ../nbs/04_statistics.ipynb #6f996ee2
@@ -225,70 +232,47 @@ def latent_statistics(sae: PatchSAE, batches: Iterable[tuple[Tensor, Tensor, Ten
     return stats
 
 
-def token_slice(tokens: str = "all", n_image_tokens: int | None = None) -> slice:
-    "Which tokens of the stream the statistics read: all image tokens (CLS + patches) or CLS only."
+def token_slice(tokens: str, image_tokens: slice) -> slice:
+    "Which tokens of the stream the statistics read: the image's tokens (see `ViTBackbone.image_tokens`) or CLS."
     if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
-    return slice(0, 1) if tokens == "cls" else slice(0, n_image_tokens)
+    return slice(0, 1) if tokens == "cls" else image_tokens
 
 
 @torch.no_grad()
-def activation_batches(backbone: Backbone | None, ds: LabelledImages, layer: int, ids: Tensor | None = None,
-                       batch_size: int = 256, *, tokens: slice = slice(None), cache: np.ndarray | None = None,
-                       device: str | torch.device = "cpu", num_workers: int = 0, progress: bool = False,
-                       desc: str = "statistics") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    "(stream (B, T, D), labels, ids) of images `ids` of `ds` (default: all) at block `layer`, in order."
-    source = ActivationSource(backbone, ds, layer, batch_size, cache=cache, device=device)  # checks cache and layer
-    ids = torch.arange(len(ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
-    chunks = list(torch.split(ids, batch_size))
-    if cache is None and num_workers > 0:  # decode ahead in worker processes
-        loader = iter(torch.utils.data.DataLoader(ds, batch_sampler=[c.tolist() for c in chunks], num_workers=num_workers))
-    for c in tqdm(chunks, desc=desc, disable=not progress, mininterval=10):
-        if cache is None and num_workers > 0:
-            z = backbone.residual(next(loader)[0].to(device), layer).float()
-        else:
-            z = source.images(c)
-        yield z[:, tokens], ds.labels[c], c
+def activation_batches(source: ActivationSource, ids: Tensor | None = None, tokens: slice = slice(None),
+                       progress: bool = False, desc: str = "statistics") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "(stream (B, T, D) at `tokens`, labels, ids) of images `ids` (default: all) of `source`, in order."
+    ids = torch.arange(len(source.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
+    chunks = list(ids.split(source.batch_images))
+    bar = tqdm(source.stream(chunks), desc=desc, total=len(chunks), disable=not progress, mininterval=10)
+    for c, z in zip(chunks, bar):
+        yield z[:, tokens], source.ds.labels[c], c
 
 # %% ../nbs/04_statistics.ipynb #b465c1bc
-def sae_fingerprint(sae: PatchSAE) -> str:
-    "A hash of the SAE's weights: part of the key of every artifact computed from it."
-    h = hashlib.sha256()
-    for name, t in sorted(sae.state_dict().items()):
-        h.update(name.encode()); h.update(t.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return h.hexdigest()[:20]
-
-
-def stats_image_ids(n: int, limit: int, seed: int) -> Tensor:
-    "The images of a statistics pass: all `n`, or a seeded subset of `limit` of them, in dataset order."
-    if not limit or limit >= n: return torch.arange(n)
-    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit]).values
-
-
-def dataset_statistics(cfg: Config, store: ArtifactStore, backbone: Backbone, sae: PatchSAE, task: str | None = None,
-                       split: str = "train", *, layer: int | None = None, tokens: str | None = None,
-                       n_image_tokens: int | None = None, device: str | torch.device = "cpu",
-                       progress: bool = True) -> LatentStats:
-    "The statistics of `sae` at `layer` (default: the profile's hook) on `task`'s `split` (default: the pretraining set)."
-    task = task or cfg.data.tasks[0]
+def dataset_statistics(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sae: PatchSAE,
+                       task: str | None = None, split: str = "train", *, layer: int | None = None,
+                       tokens: str | None = None, device: str | torch.device = "cpu", progress: bool = True
+                       ) -> LatentStats:
+    "The statistics of `sae` at `layer` (default: the hook) on `task`'s `split` (default: the pretraining set)."
+    task, a = task or cfg.data.tasks[0], cfg.analysis
     layer = cfg.backbone.hook_layer if layer is None else backbone.check_layer(layer)
-    tokens = tokens or cfg.sae.tokens
     ds = load_dataset(cfg, task, split)
     pretraining = task == cfg.data.tasks[0] and split == "train"
-    ids = stats_image_ids(len(ds), cfg.analysis.stats_images if pretraining else 0, cfg.seed)
+    ids = stats_image_ids(len(ds), a.stats_images if pretraining else 0, cfg.seed)
     cache = pretraining_activations(cfg, store, backbone, layer, device, progress) if pretraining else None
-    a = cfg.analysis
-    spec = {"sae": sae_fingerprint(sae), "backbone": backbone_spec(cfg), "layer": layer, "tokens": tokens,
-            "n_image_tokens": n_image_tokens, "data": f"{task}/{split}/{len(ds)}", "images": len(ids),
-            "seed": cfg.seed if len(ids) < len(ds) else None,  # with the image count, determines the subset "k": a.n_reference, "tau": a.tau,
-            "source": "fp16-cache" if cache is not None else "stream"}
+    source = ActivationSource(backbone, ds, layer, cfg.data.batch_size, cache=cache, device=device,
+                              num_workers=cfg.data.num_workers)
+    read = token_slice(tokens or cfg.sae.tokens, backbone.image_tokens(a.include_prompt_tokens))
+    arguments = {"images": len(ids), "subset_seed": cfg.seed if len(ids) < len(ds) else None,
+                 "tokens": [read.start, read.stop]}  # the image count and the seed determine the subset
+    spec = artifact_spec("statistics", cfg, {"sae": sae_fingerprint(sae), "activations": source.spec}, arguments)
 
     def compute(folder: Path):
-        batches = activation_batches(backbone, ds, layer, ids, cfg.data.batch_size, tokens=token_slice(tokens, n_image_tokens),
-                                     cache=cache, device=device, num_workers=cfg.data.num_workers, progress=progress,
-                                     desc=f"statistics {task}/{split}")
+        batches = activation_batches(source, ids, read, progress, f"statistics {task}/{split}")
         latent_statistics(sae, batches, len(ds.classnames), a.n_reference, a.tau).to("cpu").save(folder)
 
-    return LatentStats.load(store.fetch("statistics", spec, compute, version=STATS_VERSION))
+    folder = store.fetch("statistics", spec, compute, version=STATS_VERSION)
+    return LatentStats.load(folder, tau=a.tau, k=a.n_reference)
 
 # %% ../nbs/04_statistics.ipynb #a01e3185
 def plot_statistics(ax: plt.Axes, stats: LatentStats, title: str = "", colorbar: bool = True,
@@ -308,27 +292,22 @@ def plot_statistics(ax: plt.Axes, stats: LatentStats, title: str = "", colorbar:
     return sc
 
 
-def show_image(ax: plt.Axes, image: Tensor, title: str = "", heat: Tensor | None = None, alpha: float = .55):
-    "An (H, W, 3) image in [0, 1], optionally under a heat map (H, W) in [0, 1]; no ticks."
-    ax.imshow(image.numpy() if isinstance(image, Tensor) else image)
-    if heat is not None: ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1)
-    ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
-    if title: ax.set_title(title, fontsize=6, pad=2)
-
-
 def dataset_images(ds: LabelledImages, ids) -> Tensor:
     "Images `ids` of `ds` for display: (n, H, W, 3) in [0, 1]."
     return to_display(ds.get_batch(torch.as_tensor(ids, dtype=torch.long).reshape(-1))[0])
 
 
-def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: int, heat: Tensor | None = None):
-    "The reference images of `latent` in `axes` (as many as there are axes); empty axes where it has fewer."
+def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: int, masks: Tensor | None = None,
+                          vmax: float | None = None):
+    "`latent`'s reference images in `axes` (as many as fit), under `masks` (n, H, W) when given; returns the last mask."
     index, value, _ = stats.reference_images()
     ids = [int(i) for i in index[:len(axes), latent] if i >= 0]
-    images = dataset_images(ds, ids) if ids else []
+    images, drawn = dataset_images(ds, ids) if ids else [], None
     for j, ax in enumerate(axes):
-        if j < len(ids):
-            show_image(ax, images[j], f"{ds.classnames[int(ds.labels[ids[j]])]}\n{value[j, latent]:.3f}",
-                       None if heat is None else heat[j])
-        else:
+        if j >= len(ids):
             ax.axis("off")
+            continue
+        title = f"{ds.classnames[int(ds.labels[ids[j]])]}\n{value[j, latent]:.3f}"
+        if masks is None: show_image(ax, images[j], title)
+        else: drawn = show_mask(ax, images[j], masks[j], vmax, title)
+    return drawn

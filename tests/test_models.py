@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from patchsae.core import ArtifactStore, get_config
-from patchsae.models import (TINY_CLIP_VERSION, Backbone, WeightsError, _tiny_clip_spec, load_backbone,
-                             openclip_backbone, tiny_clip, tiny_clip_model, train_tiny_clip)
+from patchsae.models import (TINY_CLIP_VERSION, Backbone, WeightsError, load_backbone, openclip_backbone, tiny_clip,
+                             tiny_clip_model, tiny_clip_spec, train_tiny_clip)
 
 
 def test_paper_backbone_from_local_weights_file(tmp_path):
@@ -22,9 +22,10 @@ def test_paper_backbone_from_local_weights_file(tmp_path):
     for k, v in ref.model.state_dict().items():
         assert torch.equal(bb.model.state_dict()[k], v), k
     img = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():
-        assert torch.equal(bb.encode_image(img), ref.encode_image(img))
+    with torch.no_grad():  # against open_clip's own forward of the saved model, not our Backbone twice
+        torch.testing.assert_close(bb.encode_image(img), ref.model.encode_image(img, normalize=True))
         assert bb.residual(img, cfg.backbone.hook_layer).shape == (1, 197, 768)
+    assert bb.spec == ref.spec  # the same weights from a file: the same key
 
     small = tmp_path / "other.bin"
     torch.save({"visual.proj": torch.zeros(3)}, small)
@@ -45,7 +46,7 @@ def test_tiny_clip_is_cached_and_bit_reproducible(tmp_path):
         assert torch.equal(a.model.state_dict()[k], v), f"{k} differs between two runs from the same seed"
     other, _ = train_tiny_clip(get_config("smoke", {"toy_clip.epochs": 1, "seed": 1}), log=None)
     assert not torch.equal(other.visual.proj, again.visual.proj)
-    folder = store.path("tiny_clip", _tiny_clip_spec(cfg), version=TINY_CLIP_VERSION)
+    folder = store.path("tiny_clip", tiny_clip_spec(cfg), version=TINY_CLIP_VERSION)
     assert json.loads((folder / "train.json").read_text())["steps"] == info["steps"]
     changed = get_config("smoke", {"toy_clip.epochs": 1, "toy_clip.lr": 1e-3})
     tiny_clip(changed, store, log=logs.append)

@@ -98,10 +98,10 @@ class SAEConfig:
     checkpoint_every: int = 1000  # training steps between checkpoints (resume point of a killed run)
     eval_images: int = 4096  # held-out images for the Table 2 metrics (reconstruction and CL)
     ablation_images: int = 0  # images per Table 2 ablation SAE; 0: train_images (the toy profile trains them shorter)
-    # Table 2's CL metric: "all" (the reference code, so the paper's table: every other pair in the batch is a
-    # negative, same-class captions included) | "other_classes" (identical captions are not negatives)
+    # Table 2's CL metric: "all" (the reference code, so the paper's Table 2: every other pair
+    # of a batch is a negative, same-class captions too) | "other_classes" (those are left out)
     cl_negatives: str = "all"
-    weights: str = ""  # "": train the SAE; else a folder written by save_sae or a PatchSAE release .pt to analyse
+    weights: str = ""  # "": train the SAE; else a save_sae folder or a release .pt to analyse
 
     def __post_init__(self):
         _choice(self, "recon_loss", ("normalized", "mse"))
@@ -133,8 +133,9 @@ class AnalysisConfig:
         _choice(self, "selection_split", ("train", "val", "test"))
         _choice(self, "eval_split", ("train", "val", "test"))
         if self.selection_split == self.eval_split:
-            raise ValueError(f"analysis.selection_split and analysis.eval_split are both {self.eval_split!r}: "
-                             "latents would be selected on the images they are evaluated on; use two splits")
+            raise ValueError(f"analysis.selection_split and analysis.eval_split are both "
+                             f"{self.eval_split!r}: latents would be selected on the images they "
+                             "are evaluated on; use two splits")
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,9 @@ PROFILES: dict[str, Config] = {
         data=DataConfig(image_size=32, n_classes=12, n_train=480, n_eval=120, tasks=_TOY_TASKS, shots=4, batch_size=64,
                         task_images=(8, 4, 8)),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=32, layers=2, patch_size=8, hook_layer=0),
-        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32, cache_activations=True,
-                      eval_images=64, checkpoint_every=5, cl_negatives="other_classes"),
+        sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32,
+                      cache_activations=True, eval_images=64, checkpoint_every=5,
+                      cl_negatives="other_classes"),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
         toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=1, epochs=2, batch_size=64, warmup_steps=2),
@@ -215,9 +217,9 @@ PROFILES: dict[str, Config] = {
         profile="toy",
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
-        sae=SAEConfig(expansion=16, l1_coeff=2e-3, lr=4e-3, warmup_steps=50, train_images=40_000, batch_images=64,
-                      cache_activations=True, eval_images=1_024, checkpoint_every=200, ablation_images=10_000,
-                      cl_negatives="other_classes"),
+        sae=SAEConfig(expansion=16, l1_coeff=2e-3, lr=4e-3, warmup_steps=50, train_images=40_000,
+                      batch_images=64, cache_activations=True, eval_images=1_024,
+                      checkpoint_every=200, ablation_images=10_000, cl_negatives="other_classes"),
         analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500)),
         maple=MapleConfig(depth=3),
     ),
@@ -339,7 +341,7 @@ def config_hash(obj, n: int = 16) -> str:
 
 # %% ../nbs/00_core.ipynb #ffafe878
 def fingerprint(tensors: Mapping[str, torch.Tensor], n: int = 20) -> str:
-    "A hex digest of named tensors (e.g. a state dict): their names, dtypes, shapes and exact bytes."
+    "A hex digest of named tensors (e.g. a state dict): names, dtypes, shapes and exact bytes."
     h = hashlib.sha256()
     for name in sorted(tensors):
         t = tensors[name].detach().to("cpu").contiguous()
@@ -452,22 +454,24 @@ class ArtifactKey:
     "What an artifact's key is built from (see the table above)."
     inputs: tuple[str, ...]  # objects passed in, each keyed by its own `spec`
     arguments: tuple[str, ...]  # plain values of the call that are not config fields
-    fields: tuple[str, ...]  # config fields the computation reads; "section.*" is every field of a section
+    fields: tuple[str, ...]  # config fields the computation reads ("section.*": all of a section)
     ignores: tuple[str, ...]  # config fields that affect it on no profile
 
 
 _NOT_READ = ("device", "data.n_eval", "data.task_images", "data.shots", "data.num_workers")
-_SAE_RECIPE = tuple(f"sae.{f}" for f in ("expansion", "l1_coeff", "lr", "warmup_steps", "train_images",
-                                         "batch_images", "recon_loss", "bdec_init", "ghost_grads", "dead_steps",
-                                         "tokens", "shuffle_tokens", "dtype"))
-_SAE_METRICS = ("sae.checkpoint_every", "sae.eval_images", "sae.ablation_images", "sae.cl_negatives")
+_SAE_RECIPE = tuple(f"sae.{f}" for f in (
+    "expansion", "l1_coeff", "lr", "warmup_steps", "train_images", "batch_images", "recon_loss",
+    "bdec_init", "ghost_grads", "dead_steps", "tokens", "shuffle_tokens", "dtype"))
+_SAE_METRICS = ("sae.checkpoint_every", "sae.eval_images", "sae.ablation_images",
+                "sae.cl_negatives")
 
 ARTIFACT_KEYS: dict[str, ArtifactKey] = {
     "tiny_clip": ArtifactKey(
         ("data",), ("vocabulary",),
-        ("seed", "data.image_size", "backbone.width", "backbone.layers", "backbone.patch_size", "toy_clip.*"),
-        (*_NOT_READ, "data.batch_size", "backbone.arch", "backbone.pretrained", "backbone.hook_layer", "sae.*",
-         "analysis.*", "maple.*")),
+        ("seed", "data.image_size", "backbone.width", "backbone.layers", "backbone.patch_size",
+         "toy_clip.*"),
+        (*_NOT_READ, "data.batch_size", "backbone.arch", "backbone.pretrained",
+         "backbone.hook_layer", "sae.*", "analysis.*", "maple.*")),
     "activations": ArtifactKey(("backbone", "data"), ("layers",), ("data.batch_size",),
                                (*_NOT_READ, "sae.*", "analysis.*", "maple.*")),
     "sae": ArtifactKey(("activations",), (), ("seed", *_SAE_RECIPE),
@@ -475,15 +479,16 @@ ARTIFACT_KEYS: dict[str, ArtifactKey] = {
     "statistics": ArtifactKey(
         ("sae", "activations"), ("images", "subset_seed", "tokens"),
         ("data.batch_size", "analysis.tau", "analysis.n_reference"),
-        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.topk", "analysis.random_seeds",
-         "analysis.selection_split", "analysis.eval_split", "analysis.error_term", "maple.*")),
+        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.topk",
+         "analysis.random_seeds", "analysis.selection_split", "analysis.eval_split",
+         "analysis.error_term", "maple.*")),
 }
 
 # %% ../nbs/00_core.ipynb #52863794
 def key_fields(patterns: Sequence[str]) -> list[str]:
-    "The dotted config keys that `patterns` name ('section.*' is every field of a section), in config order."
+    "The config keys that `patterns` name ('section.*': every field of a section), in order."
     keys = config_keys()
-    names = lambda p: [k for k in keys if k.startswith(p[:-1])] if p.endswith(".*") else [k for k in keys if k == p]
+    names = lambda p: [k for k in keys if (k.startswith(p[:-1]) if p.endswith(".*") else k == p)]
     unknown = [p for p in patterns if not names(p)]
     if unknown: raise ConfigError(f"{unknown} name no config field")
     picked = {k for p in patterns for k in names(p)}
@@ -492,17 +497,21 @@ def key_fields(patterns: Sequence[str]) -> list[str]:
 
 def artifact_spec(name: str, fields: Config | Mapping[str, Any], inputs: Mapping[str, Any],
                   arguments: Mapping[str, Any] | None = None) -> dict:
-    "The key of artifact `name` (see ARTIFACT_KEYS): its inputs' specs, its arguments and its config fields."
+    "The key of artifact `name` (ARTIFACT_KEYS): its inputs' specs, arguments and config fields."
     if name not in ARTIFACT_KEYS:
         raise KeyError(f"no artifact {name!r} in ARTIFACT_KEYS; known: {', '.join(ARTIFACT_KEYS)}")
     key, arguments = ARTIFACT_KEYS[name], dict(arguments or {})
     declared = key_fields(key.fields)
-    if isinstance(fields, Config): fields = {k: v for k, v in flat_config(fields).items() if k in declared}
-    for what, given, want in (("inputs", inputs, key.inputs), ("arguments", arguments, key.arguments),
+    if isinstance(fields, Config):
+        fields = {k: v for k, v in flat_config(fields).items() if k in declared}
+    for what, given, want in (("inputs", inputs, key.inputs),
+                              ("arguments", arguments, key.arguments),
                               ("config fields", fields, declared)):
         if set(given) != set(want):
-            raise ValueError(f"artifact {name!r} is keyed by the {what} {sorted(want)}, got {sorted(given)}")
-    return {"inputs": dict(inputs), "arguments": arguments, "fields": {k: fields[k] for k in declared}}
+            raise ValueError(f"artifact {name!r} is keyed by the {what} {sorted(want)}, "
+                             f"got {sorted(given)}")
+    return {"inputs": dict(inputs), "arguments": arguments,
+            "fields": {k: fields[k] for k in declared}}
 
 # %% ../nbs/00_core.ipynb #878224f7
 def project_root(start: Path | str | None = None) -> Path:
@@ -526,7 +535,7 @@ class Run:
     fig_dir: Path
     store: ArtifactStore
     device: torch.device
-    notebook: str = INTERACTIVE  # the section notebook this run executes: its metrics are recorded under it
+    notebook: str = INTERACTIVE  # the section notebook run: its metrics are recorded under its name
 
     @property
     def metrics_path(self) -> Path: return self.out_dir / "metrics.json"
@@ -536,7 +545,8 @@ _current: Run | None = None
 
 
 def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *, data_root: str = "",
-          out_dir: str = "", fig_dir: str = "", cache_dir: str = "", notebook: str = INTERACTIVE) -> Run:
+          out_dir: str = "", fig_dir: str = "", cache_dir: str = "", notebook: str = INTERACTIVE
+          ) -> Run:
     "Resolve a notebook's parameters into the current `Run`: config, folders, store, device, seed and style."
     global _current
     overrides = dict(overrides or {})
@@ -581,7 +591,7 @@ def _metric_value(name: str, value):
 
 
 def _read_metrics_file(path: Path) -> dict[str, dict[str, Any]]:
-    "The metrics file as {notebook: {name: value}}; a missing file is empty, a corrupt one an error."
+    "The metrics file as {notebook: {name: value}}; a missing file is empty, a corrupt one an error"
     if not path.exists(): return {}
     fix = "move it aside to start a fresh one"
     try:
@@ -589,13 +599,13 @@ def _read_metrics_file(path: Path) -> dict[str, dict[str, Any]]:
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); {fix}") from None
     if not (isinstance(metrics, dict) and all(isinstance(v, dict) for v in metrics.values())):
-        raise ValueError(f"{path} must hold one JSON object of {{notebook: {{metric: value}}}}; {fix}")
+        raise ValueError(f"{path} must hold one JSON object {{notebook: {{metric: value}}}}; {fix}")
     return metrics
 
 
 @contextmanager
 def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
-    "The metrics of `path`, to change in place; written back atomically, under a lock, if the block succeeds."
+    "The metrics of `path` to change in place; written back atomically, under a lock, on success."
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
         metrics = _read_metrics_file(path)
@@ -605,14 +615,14 @@ def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
 
 def record_metric(name: str, value, path: Path | str | None = None, notebook: str | None = None
                   ) -> dict[str, Any]:
-    "Record `name: value` under the run's notebook in its metrics.json (or `path`); return that notebook's metrics."
+    "Record `name: value` under the run's notebook in metrics.json (or `path`); return its metrics."
     value = _metric_value(name, value)
     path = Path(path) if path else current_run().metrics_path
     notebook = notebook or (current_run().notebook if _current is not None else INTERACTIVE)
     with _locked_metrics(path) as metrics:
         owner = next((nb for nb, m in metrics.items() if name in m and nb != notebook), None)
         if owner is not None:
-            raise ValueError(f"metric {name!r} is already recorded by notebook {owner}: give it another name")
+            raise ValueError(f"metric {name!r} is already recorded by notebook {owner}: rename it")
         metrics.setdefault(notebook, {})[name] = value
         return dict(sorted(metrics[notebook].items()))
 
@@ -674,7 +684,7 @@ MASK_ALPHA = 0.85  # opacity at vmax: the strongest patch still lets a little of
 
 
 def layer_label(block: int) -> str:
-    "The paper's 1-based name of the output of 0-based block `block` ('layer 11' for block index 10)."
+    "The paper's 1-based name of the output of 0-based block `block` ('layer 11' for block 10)."
     return f"layer {int(block) + 1}"
 
 
@@ -693,14 +703,17 @@ def _mask_cmap(name: str = MASK_CMAP) -> matplotlib.colors.Colormap:
 
 
 def show_mask(ax: plt.Axes, image, mask, vmax: float | None = None, title: str = ""):
-    "`image` under a latent's activation map `mask` (H, W) ≥ 0, colour and opacity ∝ activation / `vmax`."
-    m = mask.detach().cpu().float().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask, float)
+    "`image` under a latent's activation map `mask` (H, W): colour and opacity ∝ mask / `vmax`."
+    if isinstance(mask, torch.Tensor): mask = mask.detach().cpu().float().numpy()
+    m = np.asarray(mask, float)
     vmax = float(m.max()) if vmax is None else float(vmax)
     show_image(ax, image, title)
-    return ax.imshow(m, cmap=_mask_cmap(), vmin=0, vmax=vmax if vmax > 0 else 1.0, interpolation="nearest")
+    return ax.imshow(m, cmap=_mask_cmap(), vmin=0, vmax=vmax if vmax > 0 else 1.0,
+                     interpolation="nearest")
 
 
-def mask_colorbar(fig: plt.Figure, axes, label: str = "activation ÷ the latent's peak", vmax: float = 1.0):
+def mask_colorbar(fig: plt.Figure, axes, label: str = "activation ÷ the latent's peak",
+                  vmax: float = 1.0):
     "One colourbar beside `axes` for the masks of a figure: the colours and opacities of 0..`vmax`."
     mappable = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), _mask_cmap())
     bar = fig.colorbar(mappable, ax=axes, shrink=.6, pad=.02, aspect=25)

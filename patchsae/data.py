@@ -63,11 +63,11 @@ class LabelledImages(torch.utils.data.Dataset):
 
     @property
     def spec(self) -> dict:
-        "What identifies these images and labels: part of the key of every artifact computed from them."
+        "What identifies these images and labels: part of the key of every artifact made from them."
         raise NotImplementedError
 
     def image_keys(self) -> np.ndarray:
-        "One identity per image (bytes), equal for the same image in any two datasets of the same kind."
+        "One identity per image (bytes), the same for an image in any two datasets of its kind."
         raise NotImplementedError
 
     def relabelled(self, index: Tensor, label_map: dict[int, int] | None, classnames):
@@ -82,12 +82,12 @@ class LabelledImages(torch.utils.data.Dataset):
 
 
 def digest(*parts) -> str:
-    "A short hex digest of arrays, tensors and strings (e.g. a dataset's image ids, labels and class names)."
+    "A short hex digest of arrays, tensors and strings (e.g. a dataset's ids, labels, class names)."
     h = hashlib.sha256()
     for part in parts:
         a = part.numpy() if isinstance(part, Tensor) else part
         b = a.encode() if isinstance(a, str) else np.ascontiguousarray(a).tobytes()
-        h.update(len(b).to_bytes(8, "little") + b)  # the length keeps ("ab", "c") apart from ("a", "bc")
+        h.update(len(b).to_bytes(8, "little") + b)  # keeps ("ab", "c") apart from ("a", "bc")
     return h.hexdigest()[:20]
 
 
@@ -100,10 +100,11 @@ def check_disjoint(select: LabelledImages, evaluate: LabelledImages):
     "Refuse to select on images that are then evaluated on: a clear error naming both datasets."
     n = shared_images(select, evaluate)
     if n:
-        raise ValueError(f"the selection images ({select!r}, split {select.split!r}) and the evaluation images "
-                         f"({evaluate!r}, split {evaluate.split!r}) share {n} images: a choice made on them would "
-                         f"be scored on the images it was made on. Select on another split "
-                         f"(analysis.selection_split) than the one you evaluate on (analysis.eval_split).")
+        raise ValueError(
+            f"the selection images ({select!r}, split {select.split!r}) and the evaluation images "
+            f"({evaluate!r}, split {evaluate.split!r}) share {n} images: a choice made on them "
+            f"would be scored on the images it was made on. Select on another split "
+            f"(analysis.selection_split) than the one you evaluate on (analysis.eval_split).")
 
 
 def iter_batches(ds: LabelledImages, batch_size: int, num_workers: int = 0) -> Iterator[tuple[Tensor, Tensor]]:
@@ -451,13 +452,15 @@ class ToyImages(LabelledImages):
 
     @property
     def spec(self) -> dict:
-        "The toy world's version, the task, split, seed and sizes, and a digest of the image ids and labels."
-        return {"world": WORLD_VERSION, "task": self.task.name, "split": self.split, "seed": self.seed,
-                "image_size": self.image_size, "n_shapes": self.n_shapes, "n": len(self),
+        "The toy world's version, the task, split, seed and sizes, a digest of the ids and labels."
+        return {"world": WORLD_VERSION, "task": self.task.name, "split": self.split,
+                "seed": self.seed, "image_size": self.image_size, "n_shapes": self.n_shapes,
+                "n": len(self),
                 "images": digest(self.ids, self.labels, "\n".join(self.classnames))}
 
     def image_keys(self) -> np.ndarray:
-        world = f"toy{WORLD_VERSION}/{self.task.name}/{self.split}/{self.seed}/{self.image_size}/{self.n_shapes}/"
+        world = (f"toy{WORLD_VERSION}/{self.task.name}/{self.split}/{self.seed}/{self.image_size}/"
+                 f"{self.n_shapes}/")
         return np.array([f"{world}{i}".encode() for i in self.ids.tolist()], dtype=bytes)
 
     def _attributes(self, ids: Tensor) -> dict[str, np.ndarray]:  # ids: positions in the full split
@@ -628,8 +631,10 @@ class FolderImages(LabelledImages):
     @property
     def spec(self) -> dict:
         "The image folder, a digest of the files and labels, and the transform."
-        return {"root": str(self.root.resolve()), "n": len(self), "transform": _transform_spec(self.transform),
-                "images": digest(self.files[self.index.numpy()], self.labels, "\n".join(self.classnames))}
+        files = self.files[self.index.numpy()]
+        return {"root": str(self.root.resolve()), "n": len(self),
+                "transform": _transform_spec(self.transform),
+                "images": digest(files, self.labels, "\n".join(self.classnames))}
 
     def image_keys(self) -> np.ndarray:
         root = str(self.root.resolve()).encode() + b"/"
@@ -637,12 +642,13 @@ class FolderImages(LabelledImages):
 
 
 def _transform_spec(transform) -> str:
-    "A transform's description for keys: its `spec` attribute, else its repr, which must not hold an address."
+    "A transform's description for keys: its `spec` attribute, else its repr (holding no address)."
     text = getattr(transform, "spec", None) or repr(transform)
     if re.search(r" at 0x[0-9a-f]+", text):
-        raise ValueError(f"the transform {text!r} has no stable description (its repr holds a memory address), so "
-                         f"results computed from it cannot be keyed: set its `spec` attribute to a string that "
-                         f"says what it does, e.g. transform.spec = 'resize 224, crop, CLIP mean/std'")
+        raise ValueError(
+            f"the transform {text!r} has no stable description (its repr holds a memory "
+            f"address), so results computed from it cannot be keyed: set its `spec` attribute "
+            f"to a string that says what it does, e.g. 'resize 224, crop, CLIP mean/std'")
     return text
 
 # %% ../nbs/01_data.ipynb #76a7ce1d
@@ -758,16 +764,17 @@ IMAGENET_VAL_SEED = 0
 
 
 def held_out(labels: Tensor, per_class: int, seed: int) -> Tensor:
-    "Bool mask (N,) of a seeded pick of `per_class` images of each class (at most half of a class's images)."
+    "Bool mask (N,) of a seeded pick of `per_class` images of each class (at most half of a class)."
     g, out = torch.Generator().manual_seed(seed), torch.zeros(len(labels), dtype=torch.bool)
     for c in torch.unique(labels).tolist():
         members = torch.nonzero(labels == c).flatten()
-        out[members[torch.randperm(len(members), generator=g)[:min(per_class, len(members) // 2)]]] = True
+        pick = torch.randperm(len(members), generator=g)[:min(per_class, len(members) // 2)]
+        out[members[pick]] = True
     return out
 
 
 def imagenet(root, split: str = "test", transform=None) -> FolderImages:
-    "ImageNet-1k from `root/imagenet` (CoOp or ImageFolder layout): `test` is val/, `val` a held-out slice of train."
+    "ImageNet-1k in `root/imagenet` (CoOp or ImageFolder layout): test = val/, val = out of train."
     check_split(split)
     base = _task_folder(_check_root(root), TASKS["imagenet"])
     part = "val" if split == "test" else "train"
@@ -791,8 +798,8 @@ def imagenet(root, split: str = "test", transform=None) -> FolderImages:
         files += [f"{wnid}/{n}".encode() for n in names]
         labels += [label] * len(names)
     if not files: raise DatasetError(f"the 1000 class folders of {folder} hold no images: extract the images into them")
-    ds = FolderImages(np.array(files, dtype=bytes), labels, IMAGENET_CLASSNAMES, folder, transform, "imagenet",
-                      folder, split=split)
+    ds = FolderImages(np.array(files, dtype=bytes), labels, IMAGENET_CLASSNAMES, folder, transform,
+                      "imagenet", folder, split=split)
     if split == "test": return ds
     val = held_out(ds.labels, IMAGENET_VAL_PER_CLASS, IMAGENET_VAL_SEED)
     return ds.subset(torch.nonzero(val if split == "val" else ~val).flatten())

@@ -31,12 +31,12 @@ def token_activations(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, laye
 
 
 def patch_grid(backbone: ViTBackbone, n_tokens: int) -> int:
-    "The side g of the patch grid of a stream of `n_tokens` tokens: CLS + g² patches + the prompt tokens."
+    "The side g of the patch grid of a stream of `n_tokens`: CLS + g² patches + prompt tokens."
     patches = n_tokens - 1 - backbone.n_prompt_tokens
     g = math.isqrt(max(patches, 0))
     if g * g != patches:
-        raise ValueError(f"{n_tokens} tokens minus CLS and {backbone.n_prompt_tokens} prompt tokens leave {patches} "
-                         f"patches, which is not a square grid")
+        raise ValueError(f"{n_tokens} tokens minus CLS and {backbone.n_prompt_tokens} prompt "
+                         f"tokens leave {patches} patches, which is not a square grid")
     return g
 
 
@@ -48,29 +48,30 @@ def patch_maps(h: Tensor, grid: int) -> Tensor:
 
 
 def upsample(maps: Tensor, size: int) -> Tensor:
-    "Patch maps (…, g, g) enlarged patch by patch (nearest) to (…, size, size): each pixel shows its patch."
+    "Patch maps (…, g, g) enlarged patch by patch (nearest) to (…, size, size)."
     g = maps.shape[-1]
     if size % g: raise ValueError(f"image size {size} is not a multiple of the {g}×{g} patch grid")
     return maps.repeat_interleave(size // g, -2).repeat_interleave(size // g, -1)
 
 
 def soft_mask(maps: Tensor, size: int) -> Tensor:
-    "Patch maps (…, g, g) scaled to [0, 1] per map (its brightest patch is 1) and upsampled to (…, size, size)."
+    "Patch maps (…, g, g) scaled to [0, 1] per map (its brightest patch is 1), upsampled to size."
     peak = maps.flatten(-2).amax(-1)[..., None, None].clamp_min(1e-12)
     return upsample(maps / peak, size)
 
 
-def activation_maps(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer: int, latents) -> Tensor:
-    "Activation maps (B, H, W) of latent `latents[b]` (one per image, or one for all) on `images`, unscaled."
+def activation_maps(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer: int, latents
+                    ) -> Tensor:
+    "Activation maps (B, H, W) of latent `latents[b]` (one per image, or one for all), unscaled."
     h = token_activations(backbone, sae, images, layer)
     maps = patch_maps(h, patch_grid(backbone, h.shape[1]))
     latents = torch.as_tensor(latents).expand(len(images)).to(maps.device)
     return upsample(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
 
 
-def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
-                           latent: int, layer: int, vmax: float | None = None):
-    "A latent's reference images in `axes`, each under the latent's activation map (vmax: their peak)."
+def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
+                           stats: LatentStats, latent: int, layer: int, vmax: float | None = None):
+    "A latent's reference images in `axes`, each under its activation map (vmax: their peak)."
     index, _, _ = stats.reference_images()
     ids = index[:len(axes), latent]
     ids = ids[ids >= 0]
@@ -80,7 +81,7 @@ def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: Label
 
 
 def masked_image(image: Tensor, mask: Tensor) -> Tensor:
-    "The image (H, W, 3) with each patch multiplied by the latent's activation there, `mask` in [0, 1] (§3.2)."
+    "The image (H, W, 3) with each patch times the latent's activation there in [0, 1] (§3.2)."
     return image * mask[..., None]
 
 # %% ../nbs/05_localization.ipynb #c8139881
@@ -108,14 +109,15 @@ def class_top_latents(stats: LatentStats, label: int, k: int = 10) -> tuple[Tens
 # %% ../nbs/05_localization.ipynb #44342521
 def seeded_picks(labels: Tensor, n_classes: int, per_class: int = 1, seed: int = 0,
                  candidates: Tensor | None = None) -> Tensor:
-    "Image ids of `per_class` images in each of `n_classes` random classes, drawn with `seed` from `candidates`."
-    ids = torch.arange(len(labels)) if candidates is None else torch.as_tensor(candidates, dtype=torch.long)
+    "Ids of `per_class` images in each of `n_classes` random classes, drawn from `candidates`."
+    if candidates is None: candidates = torch.arange(len(labels))
+    ids = torch.as_tensor(candidates, dtype=torch.long)
     g = torch.Generator().manual_seed(seed)
     classes, counts = torch.unique(labels[ids], return_counts=True)
     classes = classes[counts >= per_class]  # classes with enough candidates
     picked = classes[torch.randperm(len(classes), generator=g)[:n_classes]]
-    out = [ids[labels[ids] == c][torch.randperm(int((labels[ids] == c).sum()), generator=g)[:per_class]]
-           for c in picked.tolist()]
+    members = [ids[labels[ids] == c] for c in picked.tolist()]
+    out = [m[torch.randperm(len(m), generator=g)[:per_class]] for m in members]
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 # %% ../nbs/05_localization.ipynb #21551d04
@@ -147,8 +149,9 @@ def patch_coverage(masks: dict[str, Tensor], grid: int) -> Tensor:
 
 
 @torch.no_grad()
-def localization_data(backbone: ViTBackbone, ds: ToyImages, layer: int, batch_size: int = 256) -> dict:
-    "The stream at `layer` and the concept coverage of every image of a toy dataset, computed once for many SAEs."
+def localization_data(backbone: ViTBackbone, ds: ToyImages, layer: int, batch_size: int = 256
+                      ) -> dict:
+    "The stream at `layer` and concept coverage of every image of a toy dataset, for many SAEs."
     chunks = []
     for c in torch.split(torch.arange(len(ds)), batch_size):
         z = backbone.residual(ds.get_batch(c)[0].to(backbone.device), layer).float()
@@ -217,8 +220,8 @@ def random_sae_like(sae: PatchSAE, seed: int = 0) -> PatchSAE:
     return out.eval()
 
 
-def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
-                       batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
+def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages,
+                       layer: int, batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
     "The protocol above: per concept, the trained and the untrained SAE's best latent (chosen on `select`) on `test`."
     check_disjoint(select, test)
     sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))

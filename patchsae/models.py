@@ -33,11 +33,11 @@ __all__ = ['Replace', 'TOY_VOCAB', 'TINY_CLIP_VERSION', 'ViTBackbone', 'Backbone
            'tiny_clip_spec', 'tiny_clip', 'openclip_backbone', 'load_backbone']
 
 # %% ../nbs/02_models.ipynb #50f7077d
-Replace = Callable[[Tensor, "Tensor | None"], Tensor]  # (stream (B, T, D), labels (B,) or None) -> new stream
+Replace = Callable[[Tensor, "Tensor | None"], Tensor]  # (stream (B, T, D), labels | None) -> stream
 
 
 class ViTBackbone(nn.Module):
-    "The backbone protocol: `embed`, `block`, `head` and a few sizes; reading and replacing the stream built on them."
+    "The backbone protocol: `embed`, `block`, `head`, sizes; reading and replacing built on them."
     name: str = ""
     image_size: int = 224
     n_prompt_tokens: int = 0  # tokens appended after CLS + patches (MaPLe's vision prompts)
@@ -75,14 +75,15 @@ class ViTBackbone(nn.Module):
 # %% ../nbs/02_models.ipynb #77017586
 @patch
 def check_layer(self: ViTBackbone, layer) -> int:
-    "`layer` as an int if it is a valid block index (Python, NumPy or torch integer), else a clear error."
+    "`layer` as an int if it is a valid block index (Python, NumPy or torch int), else an error."
     try:
         index = None if isinstance(layer, bool) else operator.index(layer)
     except TypeError:
         index = None
     if index is None or not 0 <= index < self.n_layers:
-        raise ValueError(f"hook layer {layer!r} is out of range: {self.name or 'this backbone'} has {self.n_layers} "
-                         f"blocks, so use 0..{self.n_layers - 1} (0-based; the paper's 'layer 11' is index 10)")
+        raise ValueError(f"hook layer {layer!r} is out of range: {self.name or 'this backbone'} "
+                         f"has {self.n_layers} blocks, so use 0..{self.n_layers - 1} (0-based; the "
+                         f"paper's 'layer 11' is index 10)")
     return index
 
 
@@ -100,9 +101,10 @@ def residual(self: ViTBackbone, images: Tensor, layer: int) -> Tensor:
 
 
 @patch
-def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None, replace: Replace | None = None,
-                 labels: Tensor | None = None, normalize: bool = True) -> Tensor:
-    "Image embeddings (B, E); with `replace`, the stream after block `layer` becomes `replace(stream, labels)`."
+def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None,
+                 replace: Replace | None = None, labels: Tensor | None = None,
+                 normalize: bool = True) -> Tensor:
+    "Image embeddings (B, E); with `replace`, block `layer`'s output becomes `replace(z, labels)`."
     x = self.embed(images)
     if replace is None:
         x = self.run_blocks(x, 0, self.n_layers)
@@ -111,7 +113,8 @@ def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None, re
         z = self.run_blocks(x, 0, layer + 1)
         new = replace(z, labels)
         if new.shape != z.shape:
-            raise ValueError(f"replace returned shape {tuple(new.shape)}; it must keep the stream's {tuple(z.shape)}")
+            raise ValueError(f"replace returned shape {tuple(new.shape)}; it must keep the "
+                             f"stream's {tuple(z.shape)}")
         x = self.run_blocks(new, layer + 1, self.n_layers)
     f = self.head(x)
     return F.normalize(f, dim=-1) if normalize else f
@@ -119,17 +122,19 @@ def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None, re
 
 @patch
 def image_tokens(self: ViTBackbone, include_prompt_tokens: bool = False) -> slice:
-    "The tokens of the stream that belong to the image (CLS + patches), with the prompt tokens if asked."
-    return slice(0, None if include_prompt_tokens or not self.n_prompt_tokens else -self.n_prompt_tokens)
+    "The stream's tokens of the image (CLS + patches), and its prompt tokens if asked."
+    every = include_prompt_tokens or not self.n_prompt_tokens
+    return slice(0, None if every else -self.n_prompt_tokens)
 
 # %% ../nbs/02_models.ipynb #50912088
 class Backbone(ViTBackbone):
-    "An open_clip CLIP model as a `ViTBackbone` (the paper's ViT-B/16, and the tiny CLIP of the toy world)."
+    "An open_clip CLIP model as a `ViTBackbone` (the paper's ViT-B/16, the toy tiny CLIP)."
 
     def __init__(self, model: open_clip.CLIP, tokenizer: Callable, name: str = "", image_size: int = 224):
         super().__init__()
         if not getattr(model.visual.transformer, "batch_first", False):
-            raise ValueError("the vision transformer must run batch-first (B, T, D), as open_clip >= 2.32 builds it")
+            raise ValueError("the vision transformer must run batch-first (B, T, D), as "
+                             "open_clip >= 2.32 builds it")
         self.model, self.tokenizer, self.name, self.image_size = model, tokenizer, name, image_size
 
     @property
@@ -143,8 +148,9 @@ class Backbone(ViTBackbone):
 
     @functools.cached_property
     def spec(self) -> dict:
-        "The architecture, image size and a fingerprint of all weights, computed once for this object."
-        return {"arch": self.name, "image_size": self.image_size, "n_prompt_tokens": self.n_prompt_tokens,
+        "The architecture, image size and a fingerprint of all weights, computed once."
+        return {"arch": self.name, "image_size": self.image_size,
+                "n_prompt_tokens": self.n_prompt_tokens,
                 "weights": fingerprint(self.model.state_dict())}
 
     def embed(self, images: Tensor) -> Tensor: return self.visual._embeds(images)
@@ -205,7 +211,7 @@ def tiny_clip_model(cfg: Config) -> open_clip.CLIP:
 
 # %% ../nbs/02_models.ipynb #ff93ebf5
 def info_nce(logits: Tensor, text_ids: Tensor | None = None) -> Tensor:
-    "Symmetric InfoNCE of (B, B) image-text logits; with `text_ids`, pairs of identical captions are not negatives."
+    "Symmetric InfoNCE of (B, B) image-text logits; `text_ids`: equal captions aren't negatives."
     if text_ids is not None:
         eye = torch.eye(len(text_ids), dtype=torch.bool, device=logits.device)
         logits = logits.masked_fill((text_ids[:, None] == text_ids[None, :]) & ~eye, float("-inf"))
@@ -213,8 +219,9 @@ def info_nce(logits: Tensor, text_ids: Tensor | None = None) -> Tensor:
     return (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)) / 2
 
 
-def contrastive_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor, text_ids: Tensor) -> Tensor:
-    "CLIP's loss on normalised features; pairs whose captions are identical are not negatives of each other."
+def contrastive_loss(image_features: Tensor, text_features: Tensor, logit_scale: Tensor,
+                     text_ids: Tensor) -> Tensor:
+    "CLIP's loss on normalised features; pairs with identical captions are no negatives."
     return info_nce(logit_scale.exp() * image_features @ text_features.T, text_ids)
 
 
@@ -296,7 +303,7 @@ class WeightsError(RuntimeError):
 
 
 def tiny_clip_spec(cfg: Config) -> dict:
-    "The key of the profile's tiny CLIP: its training data, the vocabulary and the fields of the recipe."
+    "The key of the profile's tiny CLIP: its training data, vocabulary and recipe fields."
     data = toy_dataset(cfg, "toy_imagenet", "train")
     return artifact_spec("tiny_clip", cfg, {"data": data.spec}, {"vocabulary": TOY_VOCAB})
 

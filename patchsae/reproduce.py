@@ -165,7 +165,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
     for i, (nb, p) in enumerate(plan):
         entry, t0 = summary["notebooks"][i], time.time()
         log(f"[{i + 1}/{len(plan)}] {nb.stem} ({profile}) ...")
-        drop_metrics(run_dir / "metrics.json", nb.stem)  # what it recorded before must not outlive this run
+        drop_metrics(run_dir / "metrics.json", nb.stem)  # its old numbers must not outlive this run
         try:
             _execute(nb, run_dir / nb.name, p, progress)
         except Exception as e:

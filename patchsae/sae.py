@@ -19,8 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from .core import (ArtifactStore, Config, SAEConfig, artifact_spec, atomic_path, config_hash, fingerprint,
-                           flat_config, get_config, load_tensors, save_tensors, to_jsonable, write_json)
+from .core import (ArtifactStore, Config, SAEConfig, artifact_spec, atomic_path,
+                           config_hash, fingerprint, flat_config, get_config, load_tensors,
+                           save_tensors, to_jsonable, write_json)
 from .data import LabelledImages, digest, load_dataset
 from .models import Replace, ViTBackbone, info_nce, load_backbone
 
@@ -181,9 +182,10 @@ def _residuals(backbone: ViTBackbone, images: Tensor, layers: Iterable[int]) -> 
 class ActivationSource:
     "Token activations of `ds` at block `layer`, one deterministic batch per training step (see above)."
 
-    def __init__(self, backbone: ViTViTBackbone | None, ds: LabelledImages, layer: int, batch_images: int, *,
-                 tokens: str = "all", shuffle_tokens: bool = False, buffer_batches: int = 16, seed: int = 0,
-                 cache: np.ndarray | None = None, device: str | torch.device = "cpu", num_workers: int = 0):
+    def __init__(self, backbone: ViTBackbone | None, ds: LabelledImages, layer: int,
+                 batch_images: int, *, tokens: str = "all", shuffle_tokens: bool = False,
+                 buffer_batches: int = 16, seed: int = 0, cache: np.ndarray | None = None,
+                 device: str | torch.device = "cpu", num_workers: int = 0):
         if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
         if backbone is None and cache is None: raise ValueError("give a backbone to stream from, or a cache")
         if cache is not None and len(cache) != len(ds):
@@ -196,9 +198,11 @@ class ActivationSource:
 
     @property
     def spec(self) -> dict:
-        "What the source reads: its images, its layer, and the backbone it runs or the activation cache it reads."
-        read = {"cache": cache_identity(self.cache)} if self.cache is not None else {"backbone": self.backbone.spec}
-        return {"data": self.ds.spec, "layer": self.layer, "buffer_batches": self.buffer_batches} | read
+        "What the source reads: its images, its layer, and the backbone it runs or its cache."
+        if self.cache is not None: read = {"cache": cache_identity(self.cache)}
+        else: read = {"backbone": self.backbone.spec}
+        return {"data": self.ds.spec, "layer": self.layer, "buffer_batches": self.buffer_batches,
+                **read}
 
     def image_ids(self, step: int) -> Tensor:
         "Indices into `ds` of the images of training step `step`."
@@ -224,7 +228,7 @@ class ActivationSource:
         return self.backbone.residual(x, self.layer).float()
 
     def stream(self, chunks: Sequence[Tensor]) -> Iterator[Tensor]:
-        "The (B, T, D) stream of each chunk of image ids; with `num_workers` > 0 one loader decodes them in parallel."
+        "The (B, T, D) stream of each chunk of ids; with `num_workers` > 0 workers decode ahead."
         if self.cache is not None or self.num_workers == 0:
             for c in chunks: yield self.images(c)
             return
@@ -260,14 +264,16 @@ class ActivationSource:
         else:
             for acts in self.step_images(range(start, stop)): yield self.select(acts)
 
-    def ordered(self, ids: Tensor | None = None, batch_images: int | None = None) -> Iterator[Tensor]:
+    def ordered(self, ids: Tensor | None = None, batch_images: int | None = None
+                ) -> Iterator[Tensor]:
         "One pass over the images `ids` (default: all) in the given order, as (N, D) token batches."
         ids = torch.arange(len(self.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
-        for acts in self.stream(ids.split(batch_images or self.batch_images)): yield self.select(acts)
+        for acts in self.stream(ids.split(batch_images or self.batch_images)):
+            yield self.select(acts)
 
 
 def cache_identity(cache: np.ndarray) -> str:
-    "An activation cache's identity: its artifact folder and file when it is one, else a digest of its values."
+    "An activation cache's identity: its artifact folder and file, or else a digest of its values."
     if isinstance(cache, np.memmap) and cache.filename:
         return "/".join(Path(cache.filename).parts[-3:])  # activations/<key>/layerNN.npy
     return digest(np.ascontiguousarray(cache), str(cache.dtype), str(cache.shape))
@@ -276,29 +282,32 @@ def cache_identity(cache: np.ndarray) -> str:
 ACTIVATION_CACHE_VERSION = 1
 
 
-def activation_cache_spec(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int], batch_size: int) -> dict:
-    "The key of the activation cache of `ds` at `layers`: the backbone, the images, the layers and the batch size."
+def activation_cache_spec(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int],
+                          batch_size: int) -> dict:
+    "The key of the activation cache of `ds` at `layers`: backbone, images, layers, batch size."
     layers = sorted({backbone.check_layer(l) for l in layers})
-    return artifact_spec("activations", {"data.batch_size": batch_size}, {"backbone": backbone.spec, "data": ds.spec},
-                         {"layers": layers})
+    return artifact_spec("activations", {"data.batch_size": batch_size},
+                         {"backbone": backbone.spec, "data": ds.spec}, {"layers": layers})
 
 
-def activation_cache(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int], store: ArtifactStore,
+def activation_cache(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable[int],
+                     store: ArtifactStore,
                      batch_size: int = 256, device: str | torch.device = "cpu", max_gb: float = 32,
                      progress: bool = True) -> dict[int, np.ndarray]:
-    "Read-only fp16 memmaps (n_images, T, D) of the stream at each of `layers`, computed once and cached."
+    "Read-only fp16 memmaps (n_images, T, D) of the stream at each of `layers`, computed once."
     spec = activation_cache_spec(backbone, ds, layers, batch_size)
     layers = spec["arguments"]["layers"]
 
     def compute(folder: Path):
-        T, D = _residuals(backbone, ds.get_batch(torch.arange(1))[0].to(device), layers)[layers[0]].shape[1:]
+        first = _residuals(backbone, ds.get_batch(torch.arange(1))[0].to(device), layers)
+        T, D = first[layers[0]].shape[1:]
         gb = len(ds) * T * D * 2 * len(layers) / 1e9
         if gb > max_gb:
-            raise ValueError(f"an activation cache of {len(ds)} images x {T} tokens x {D} dims x {len(layers)} "
-                             f"layers needs {gb:.0f} GB (> max_gb = {max_gb}); stream instead "
-                             f"(sae.cache_activations = false)")
-        arrays = {l: np.lib.format.open_memmap(folder / f"layer{l:02d}.npy", "w+", np.float16, (len(ds), T, D))
-                  for l in layers}
+            raise ValueError(f"an activation cache of {len(ds)} images x {T} tokens x {D} dims "
+                             f"x {len(layers)} layers needs {gb:.0f} GB (> max_gb = {max_gb}); "
+                             f"stream instead (sae.cache_activations = false)")
+        arrays = {l: np.lib.format.open_memmap(folder / f"layer{l:02d}.npy", "w+", np.float16,
+                                               (len(ds), T, D)) for l in layers}
         with torch.no_grad():
             for ids in tqdm(torch.arange(len(ds)).split(batch_size), desc="caching activations",
                             disable=not progress, mininterval=10):
@@ -325,7 +334,7 @@ def _lr_at(step: int, cfg: SAEConfig) -> float:
 
 
 def training_spec(cfg: Config, source: ActivationSource) -> dict:
-    "The key of a trained SAE (its artifact and checkpoints): what `source` reads and the recipe's fields."
+    "The key of a trained SAE (artifact and checkpoints): what `source` reads, the recipe's fields."
     return artifact_spec("sae", cfg, {"activations": source.spec})
 
 
@@ -343,6 +352,8 @@ def save_checkpoint(folder: Path | str, step: int, spec: dict, sae: PatchSAE, op
     "Write checkpoint `step` into `folder` atomically and drop older ones; return its path."
     folder = Path(folder)
     final = folder / f"step-{step:09d}"
+    if (final / "state.json").is_file():  # written after this step: the state has not moved since
+        return final
     with atomic_path(final) as tmp:
         tmp.mkdir()
         save_tensors(tmp / "state.safetensors", _state_tensors(sae, opt, since_fired))
@@ -375,35 +386,40 @@ def load_checkpoint(path: Path, spec: dict, sae: PatchSAE, opt: torch.optim.Opti
     state = opt.state_dict()
     for i, (name, _) in enumerate(sae.named_parameters()):
         found = {k.split(".")[-1]: v for k, v in t.items() if k.startswith(f"adam.{name}.")}
-        if found: state["state"][i] = {k: v if k == "step" else v.to(device) for k, v in found.items()}
+        if found: state["state"][i] = {k: v if k == "step" else v.to(device)
+                                       for k, v in found.items()}
     opt.load_state_dict(state)
     return meta["step"], t["since_fired"].to(device), meta["log"]
 
 # %% ../nbs/03_training.ipynb #787370a0
 def _not_finite(out: SAELoss, sae: PatchSAE) -> str:
-    "What in this step is not finite (the loss, or a parameter's gradient after backward); '' when all is."
+    "What in this step is not finite (the loss, or a gradient after backward); '' when all is."
     if not torch.isfinite(out.loss):
         return f"the SAE loss is {out.loss.item()}"
     grads = {n: p.grad for n, p in sae.named_parameters() if p.grad is not None}
-    if grads and not torch.stack([g.isfinite().all() for g in grads.values()]).all():  # one sync for all
+    finite = torch.stack([g.isfinite().all() for g in grads.values()]).all() if grads else True
+    if not finite:  # one sync for all the gradients
         bad = [n for n, g in grads.items() if not g.isfinite().all()]
         return f"the gradient of {', '.join(bad)} is not finite (the loss is {out.loss.item():.4g})"
     return ""
 
 
-def _stop(why: str, step: int, out: SAELoss, sae: PatchSAE, checkpoint_dir, save: Callable[[], Path]):
+def _stop(why: str, step: int, out: SAELoss, sae: PatchSAE, checkpoint_dir,
+          save: Callable[[], Path]) -> TrainingError:
     "The TrainingError of a non-finite step, with the last good state saved or attached."
     kept = f"is saved in {save()}" if checkpoint_dir is not None else "is the error's `.sae`"
-    err = TrainingError(f"{why} at step {step} (recon {out.recon.item():.4g}, l1 {out.l1.item():.4g}, ghost "
-                        f"{out.ghost.item():.4g}); the last good state (before this step) {kept}. Check the "
-                        f"activations for inf/NaN, or lower sae.lr.")
+    err = TrainingError(f"{why} at step {step} (recon {out.recon.item():.4g}, l1 "
+                        f"{out.l1.item():.4g}, ghost {out.ghost.item():.4g}); the last good state "
+                        f"(before this step) {kept}. Check the activations for inf/NaN, or lower "
+                        f"sae.lr.")
     err.sae = sae.eval()
     return err
 
 
 def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *,
-              checkpoint_dir: Path | str | None = None, device: str | torch.device = "cpu", log_every: int = 50,
-              progress: bool = True, stop_after: int | None = None, spec: dict | None = None
+              checkpoint_dir: Path | str | None = None, device: str | torch.device = "cpu",
+              log_every: int = 50, progress: bool = True, stop_after: int | None = None,
+              spec: dict | None = None
               ) -> tuple[PatchSAE, list[dict]]:
     "Train the SAE of `cfg.sae` on `source`; resumes from `checkpoint_dir` when it holds a checkpoint of this run."
     s, device = cfg.sae, torch.device(device)
@@ -434,7 +450,7 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
             out = sae_loss(sae, z, s.l1_coeff, s.recon_loss, dead)
         opt.zero_grad(set_to_none=True)
         if torch.isfinite(out.loss): out.loss.backward()
-        why = _not_finite(out, sae)  # the loss, then the gradients: both checked before the weights move
+        why = _not_finite(out, sae)  # loss, then gradients: both checked before the weights move
         if why:
             save = lambda: save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)
             raise _stop(why, step, out, sae, checkpoint_dir, save)
@@ -484,14 +500,15 @@ def evaluate_sae(sae: PatchSAE, batches: Iterable[Tensor], chunk: int = 8192) ->
 
 # %% ../nbs/03_training.ipynb #4c768f19
 def stats_image_ids(n: int, limit: int, seed: int) -> Tensor:
-    "The images of a pass over a dataset: all `n`, or a seeded random subset of `limit` of them, in dataset order."
+    "The images of a pass over a dataset: all `n`, or a seeded random `limit` of them, in order."
     if not limit or limit >= n: return torch.arange(n)
-    return torch.sort(torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:limit]).values
+    g = torch.Generator().manual_seed(seed)
+    return torch.sort(torch.randperm(n, generator=g)[:limit]).values
 
 
 @torch.no_grad()
 def heldout_tokens(source: ActivationSource, ids: Tensor, batch_images: int = 256) -> list[Tensor]:
-    "The token batches (N, D) of images `ids` of `source`, kept on the CPU in fp16 to evaluate several SAEs on."
+    "The token batches (N, D) of images `ids` of `source`, on the CPU in fp16, for several SAEs."
     return [t.to("cpu", torch.float16) for t in source.ordered(ids, batch_images)]
 
 # %% ../nbs/03_training.ipynb #3381612e
@@ -509,8 +526,9 @@ def splice(sae: PatchSAE, tokens: str = "all") -> Replace:
 
 
 @torch.no_grad()
-def clip_loss(backbone: ViTBackbone, ds: LabelledImages, layer: int | None = None, replace: Replace | None = None,
-              batch_size: int = 128, n_images: int = 1024, seed: int = 0, template: str = "a photo of a {}.",
+def clip_loss(backbone: ViTBackbone, ds: LabelledImages, layer: int | None = None,
+              replace: Replace | None = None, batch_size: int = 128, n_images: int = 1024,
+              seed: int = 0, template: str = "a photo of a {}.",
               negatives: str = "all") -> float:
     "CLIP's symmetric InfoNCE on (image, class caption) pairs of seeded random batches; `replace` splices the stream."
     if negatives not in ("all", "other_classes"):
@@ -574,17 +592,20 @@ def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: ViTBack
     "The fp16 activation cache of the pretraining set at `layer` when `sae.cache_activations` is on, else None."
     if not cfg.sae.cache_activations: return None
     ds = pretraining_data(cfg, "train")
-    return activation_cache(backbone, ds, [layer], store, cfg.data.batch_size, device, progress=progress)[layer]
+    caches = activation_cache(backbone, ds, [layer], store, cfg.data.batch_size, device,
+                              progress=progress)
+    return caches[layer]
 
 
-def pretraining_source(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, device: str | torch.device = "cpu",
-                       progress: bool = True) -> ActivationSource:
-    "The training stream of the profile's SAE: the pretraining set at the hook, from the cache or the backbone."
+def pretraining_source(cfg: Config, store: ArtifactStore, backbone: ViTBackbone,
+                       device: str | torch.device = "cpu", progress: bool = True
+                       ) -> ActivationSource:
+    "The profile SAE's training stream: the pretraining set at the hook, cached or streamed."
     s, layer = cfg.sae, cfg.backbone.hook_layer
-    return ActivationSource(backbone, pretraining_data(cfg, "train"), layer, s.batch_images, tokens=s.tokens,
-                            shuffle_tokens=s.shuffle_tokens, seed=cfg.seed, device=device,
-                            cache=pretraining_activations(cfg, store, backbone, layer, device, progress),
-                            num_workers=cfg.data.num_workers)
+    cache = pretraining_activations(cfg, store, backbone, layer, device, progress)
+    return ActivationSource(backbone, pretraining_data(cfg, "train"), layer, s.batch_images,
+                            tokens=s.tokens, shuffle_tokens=s.shuffle_tokens, seed=cfg.seed,
+                            device=device, cache=cache, num_workers=cfg.data.num_workers)
 
 
 def trained_sae(cfg: Config, store: ArtifactStore, backbone: ViTBackbone | None = None,
@@ -649,39 +670,44 @@ def load_release_sae(path: Path | str, device: str | torch.device = "cpu") -> tu
     sae = PatchSAE(d_in, d_sae)
     sae.load_state_dict({k: state[k].float() for k in need})
     config = vars(cfg) if isinstance(cfg, ReleaseConfig) else dict(cfg) if isinstance(cfg, dict) else {}
-    plain = {k: (str(v) if isinstance(v, (torch.dtype, torch.device)) else v) for k, v in config.items()}
+    as_text = (torch.dtype, torch.device)
+    plain = {k: (str(v) if isinstance(v, as_text) else v) for k, v in config.items()}
     return sae.to(device).eval(), plain
 
 
 def _sae_layer(meta: dict, n_layers: int) -> int | None:
-    "The 0-based block an SAE was trained on, from its metadata: our spec, or the release's `block_layer`."
-    layer = meta.get("spec", {}).get("inputs", {}).get("activations", {}).get("layer", meta.get("block_layer"))
+    "The 0-based block an SAE was trained on, from its metadata: our spec or the release's."
+    ours = meta.get("spec", {}).get("inputs", {}).get("activations", {})
+    layer = ours.get("layer", meta.get("block_layer"))
     if not isinstance(layer, int): return None
-    return layer + n_layers if layer < 0 else layer  # the release counts from the end: -2 is block n - 2
+    return layer + n_layers if layer < 0 else layer  # the release counts from the end: -2 is n-2
 
 
 def load_sae_weights(path: Path | str, device: str | torch.device = "cpu") -> tuple[PatchSAE, dict]:
-    "An SAE from a folder written by `save_sae` or from an original PatchSAE release `.pt`, and its metadata."
+    "An SAE from a folder written by `save_sae` or a PatchSAE release `.pt`, and its metadata."
     path = Path(path).expanduser()
     if path.is_dir(): return load_sae(path, device)
     if path.is_file(): return load_release_sae(path, device)
-    raise FileNotFoundError(f"sae.weights = {str(path)!r}: no such file or folder; give a folder written by "
-                            f"save_sae (e.g. runs/cache/sae/<hash>) or an original PatchSAE release .pt file")
+    raise FileNotFoundError(f"sae.weights = {str(path)!r}: no such file or folder; give a folder "
+                            f"written by save_sae (e.g. runs/cache/sae/<hash>) or an original "
+                            f"PatchSAE release .pt file")
 
 
 def profile_sae(cfg: Config, store: ArtifactStore, backbone: ViTBackbone | None = None,
                 device: str | torch.device = "cpu", progress: bool = True,
                 log: Callable[[str], None] | None = print) -> tuple[PatchSAE, dict]:
-    "The SAE the analysis reads: `sae.weights` when set (checked against the backbone and the hook), else trained."
+    "The SAE to analyse: `sae.weights` if set (checked against backbone and hook), else trained."
     if not cfg.sae.weights: return trained_sae(cfg, store, backbone, device, progress, log)
     backbone = backbone if backbone is not None else load_backbone(cfg, store, device)
     sae, meta = load_sae_weights(cfg.sae.weights, device)
     check_sae_fits(sae, backbone)
     layer = _sae_layer(meta, backbone.n_layers)
     if layer is not None and layer != cfg.backbone.hook_layer:
-        raise ValueError(f"the SAE in {cfg.sae.weights} was trained on the output of block {layer} but "
-                         f"backbone.hook_layer = {cfg.backbone.hook_layer}: set backbone.hook_layer={layer}")
-    return sae, {"spec": {"weights": str(cfg.sae.weights), "meta": meta}, "log": [], "train_seconds": None}
+        raise ValueError(f"the SAE in {cfg.sae.weights} was trained on the output of block "
+                         f"{layer} but backbone.hook_layer = {cfg.backbone.hook_layer}: set "
+                         f"backbone.hook_layer={layer}")
+    spec = {"weights": str(cfg.sae.weights), "meta": meta}
+    return sae, {"spec": spec, "log": [], "train_seconds": None}
 
 # %% ../nbs/03_training.ipynb #901002df
 def probe_depths(cfg: Config) -> list[int]:

@@ -199,14 +199,14 @@ class LatentStats:
     def save(self, folder: Path | str) -> Path:
         folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
         save_tensors(folder / "stats.safetensors", self.tensors())
-        write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images, "tau": self.tau,
-                                           "k": self.k})
+        write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images,
+                                           "tau": self.tau, "k": self.k})
         return folder
 
     @classmethod
     def load(cls, folder: Path | str, device="cpu", tau: float | None = None, k: int | None = None
              ) -> "LatentStats":
-        "Statistics saved by `save`; refused when their τ or k differ from the `tau` and `k` asked for."
+        "Statistics saved by `save`; refused if their τ or k differ from the `tau`, `k` asked for."
         folder = Path(folder)
         if not (folder / "stats.json").is_file(): raise FileNotFoundError(f"no latent statistics in {folder}")
         meta = json.loads((folder / "stats.json").read_text())
@@ -215,8 +215,9 @@ class LatentStats:
                              f"{STATS_VERSION}: delete the folder to recompute them")
         for name, want in (("tau", tau), ("k", k)):
             if want is not None and meta.get(name) != want:
-                raise ValueError(f"{folder} holds statistics with {name} = {meta.get(name)}, not the {name} = "
-                                 f"{want} asked for: they count other tokens or keep other reference images")
+                raise ValueError(f"{folder} holds statistics with {name} = {meta.get(name)}, not "
+                                 f"the {name} = {want} asked for: they count other tokens or keep "
+                                 f"other reference images")
         return cls(meta["n_images"], meta["tau"], **load_tensors(folder / "stats.safetensors", device))
 
 # %% ../nbs/04_statistics.ipynb #6f996ee2
@@ -233,27 +234,29 @@ def latent_statistics(sae: PatchSAE, batches: Iterable[tuple[Tensor, Tensor, Ten
 
 
 def token_slice(tokens: str, image_tokens: slice) -> slice:
-    "Which tokens of the stream the statistics read: the image's tokens (see `ViTBackbone.image_tokens`) or CLS."
+    "The tokens the statistics read: the image's (`ViTBackbone.image_tokens`), or CLS only."
     if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
     return slice(0, 1) if tokens == "cls" else image_tokens
 
 
 @torch.no_grad()
-def activation_batches(source: ActivationSource, ids: Tensor | None = None, tokens: slice = slice(None),
-                       progress: bool = False, desc: str = "statistics") -> Iterator[tuple[Tensor, Tensor, Tensor]]:
-    "(stream (B, T, D) at `tokens`, labels, ids) of images `ids` (default: all) of `source`, in order."
+def activation_batches(source: ActivationSource, ids: Tensor | None = None,
+                       tokens: slice = slice(None), progress: bool = False, desc: str = "statistics"
+                       ) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    "(stream (B, T, D) at `tokens`, labels, ids) of images `ids` (default: all), in order."
     ids = torch.arange(len(source.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     chunks = list(ids.split(source.batch_images))
-    bar = tqdm(source.stream(chunks), desc=desc, total=len(chunks), disable=not progress, mininterval=10)
+    bar = tqdm(source.stream(chunks), desc=desc, total=len(chunks), disable=not progress,
+               mininterval=10)
     for c, z in zip(chunks, bar):
         yield z[:, tokens], source.ds.labels[c], c
 
 # %% ../nbs/04_statistics.ipynb #b465c1bc
 def dataset_statistics(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sae: PatchSAE,
                        task: str | None = None, split: str = "train", *, layer: int | None = None,
-                       tokens: str | None = None, device: str | torch.device = "cpu", progress: bool = True
-                       ) -> LatentStats:
-    "The statistics of `sae` at `layer` (default: the hook) on `task`'s `split` (default: the pretraining set)."
+                       tokens: str | None = None, device: str | torch.device = "cpu",
+                       progress: bool = True) -> LatentStats:
+    "The statistics of `sae` at `layer` (default: the hook) on `task`'s `split` (or pretraining)."
     task, a = task or cfg.data.tasks[0], cfg.analysis
     layer = cfg.backbone.hook_layer if layer is None else backbone.check_layer(layer)
     ds = load_dataset(cfg, task, split)
@@ -264,8 +267,9 @@ def dataset_statistics(cfg: Config, store: ArtifactStore, backbone: ViTBackbone,
                               num_workers=cfg.data.num_workers)
     read = token_slice(tokens or cfg.sae.tokens, backbone.image_tokens(a.include_prompt_tokens))
     arguments = {"images": len(ids), "subset_seed": cfg.seed if len(ids) < len(ds) else None,
-                 "tokens": [read.start, read.stop]}  # the image count and the seed determine the subset
-    spec = artifact_spec("statistics", cfg, {"sae": sae_fingerprint(sae), "activations": source.spec}, arguments)
+                 "tokens": [read.start, read.stop]}  # the image count and the seed fix the subset
+    inputs = {"sae": sae_fingerprint(sae), "activations": source.spec}
+    spec = artifact_spec("statistics", cfg, inputs, arguments)
 
     def compute(folder: Path):
         batches = activation_batches(source, ids, read, progress, f"statistics {task}/{split}")
@@ -297,9 +301,9 @@ def dataset_images(ds: LabelledImages, ids) -> Tensor:
     return to_display(ds.get_batch(torch.as_tensor(ids, dtype=torch.long).reshape(-1))[0])
 
 
-def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: int, masks: Tensor | None = None,
-                          vmax: float | None = None):
-    "`latent`'s reference images in `axes` (as many as fit), under `masks` (n, H, W) when given; returns the last mask."
+def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: int,
+                          masks: Tensor | None = None, vmax: float | None = None):
+    "`latent`'s reference images in `axes` (as many as fit), under `masks` (n, H, W) if given."
     index, value, _ = stats.reference_images()
     ids = [int(i) for i in index[:len(axes), latent] if i >= 0]
     images, drawn = dataset_images(ds, ids) if ids else [], None

@@ -18,8 +18,8 @@ from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value,
                            manifest_for, project_root, write_json)
 
 # %% auto #0
-__all__ = ['SECTIONS', 'RUN_PARAMETERS', 'PipelineError', 'UsageError', 'read_parameters', 'section_notebooks',
-           'check_parameters', 'reproduce', 'main']
+__all__ = ['SECTIONS', 'RUN_PARAMETERS', 'PATH_KEYS', 'PipelineError', 'UsageError', 'read_parameters', 'section_notebooks',
+           'check_parameters', 'absolute_path', 'reproduce', 'main']
 
 # %% ../nbs/09_reproduce.ipynb #f724d519
 SECTIONS = ("00_core", "01_data", "02_models", "03_training", "04_statistics", "05_localization", "06_masking",
@@ -128,6 +128,15 @@ def _plan(notebooks: list[Path], base: dict, user: dict) -> list[tuple[Path, dic
     return plan
 
 
+PATH_KEYS = ("data.root", "backbone.pretrained", "sae.weights", "maple.checkpoint_root")
+
+
+def absolute_path(value: str) -> str:
+    "`value` made absolute if it is a path that exists from here (the notebooks run in nbs/)."
+    path = Path(value).expanduser()
+    return str(path.resolve()) if value and path.exists() else value
+
+
 def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
               out: Path | str | None = None, cache: Path | str | None = None, params: Mapping[str, Any] | None = None,
               overrides: Mapping[str, Any] | None = None, nbs_dir: Path | str | None = None,
@@ -145,7 +154,9 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
     notebooks = section_notebooks(nbs_dir, only)
     if not notebooks: raise UsageError(f"no section notebooks ({', '.join(SECTIONS)}) in {nbs_dir}")
 
-    base = {"profile": profile, "overrides": dict(overrides or {}), "data_root": str(data_root),
+    overrides = {k: absolute_path(v) if k in PATH_KEYS and isinstance(v, str) else v
+                 for k, v in (overrides or {}).items()}
+    base = {"profile": profile, "overrides": overrides, "data_root": absolute_path(str(data_root)),
             "out_dir": str(run_dir), "fig_dir": str(fig_dir), "cache_dir": str(cache_dir)}
     plan = _plan(notebooks, base, dict(params or {}))
 

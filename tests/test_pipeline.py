@@ -160,3 +160,12 @@ def test_parameters_reach_the_notebook(tmp_path, quiet):
         "demo.l1": 0.5, "demo.root": "/data/x", "demo.steps": 7}}
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "-p", "steps=seven")
     assert r.returncode == 2 and "parameter steps of notebook 00_core expects int" in r.stderr
+    (tmp_path / "weights").mkdir()  # a relative path is resolved where the command runs, not in nbs/
+    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.weights', run.cfg.sae.weights)\n"
+                   "record_metric('demo.root', run.cfg.data.root)")
+    r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "--cache", tmp_path / "c", "--set",
+            "sae.weights=weights", "--data-root", "weights", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    where = str((tmp_path / "weights").resolve())
+    recorded = json.loads((out / "runs/smoke/metrics.json").read_text())["00_core"]
+    assert recorded == {"demo.weights": where, "demo.root": where}

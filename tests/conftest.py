@@ -10,14 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 RUN_PARAMS = 'profile = "smoke"\noverrides = {}\ndata_root = ""\nout_dir = ""\nfig_dir = ""\ncache_dir = ""'
 SETUP = ("from patchsae.core import *\n"
-         "run = setup(profile, overrides, data_root=data_root, out_dir=out_dir, fig_dir=fig_dir, cache_dir=cache_dir,\n"
-         "            notebook={notebook!r})")
+         "run = setup(profile, overrides, data_root=data_root, out_dir=out_dir, fig_dir=fig_dir,\n"
+         "            cache_dir=cache_dir, notebook={notebook!r})")
 
 
 def write_notebook(path: Path, *cells: str, params: str = RUN_PARAMS) -> Path:
-    "A section-notebook fixture: a parameters cell, the usual setup cell (naming the notebook), then `cells`."
+    "A section-notebook fixture: a parameters cell, the setup cell (naming the notebook), `cells`."
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(params), nbformat.v4.new_code_cell(SETUP.format(notebook=path.stem))]
+    setup_cell = nbformat.v4.new_code_cell(SETUP.format(notebook=path.stem))
+    nb.cells = [nbformat.v4.new_code_cell(params), setup_cell]
     nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
     nb.cells[0].metadata["tags"] = ["parameters"]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "python3", "language": "python"}

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from patchsae.core import ArtifactStore, get_config
-from patchsae.models import (TINY_CLIP_VERSION, Backbone, WeightsError, load_backbone, openclip_backbone, tiny_clip,
-                             tiny_clip_model, tiny_clip_spec, train_tiny_clip)
+from patchsae.models import (TINY_CLIP_VERSION, Backbone, WeightsError, load_backbone,
+                             openclip_backbone, tiny_clip, tiny_clip_model, tiny_clip_spec,
+                             train_tiny_clip)
 
 
 def test_paper_backbone_from_local_weights_file(tmp_path):
@@ -22,8 +23,9 @@ def test_paper_backbone_from_local_weights_file(tmp_path):
     for k, v in ref.model.state_dict().items():
         assert torch.equal(bb.model.state_dict()[k], v), k
     img = torch.randn(1, 3, 224, 224)
-    with torch.no_grad():  # against open_clip's own forward of the saved model, not our Backbone twice
-        torch.testing.assert_close(bb.encode_image(img), ref.model.encode_image(img, normalize=True))
+    with torch.no_grad():  # against open_clip's own forward of the saved model, not ours twice
+        theirs = ref.model.encode_image(img, normalize=True)
+        torch.testing.assert_close(bb.encode_image(img), theirs)
         assert bb.residual(img, cfg.backbone.hook_layer).shape == (1, 197, 768)
     assert bb.spec == ref.spec  # the same weights from a file: the same key
 

@@ -16,9 +16,10 @@ def _snapshot(folder: Path) -> dict:
 
 
 def test_section_notebooks_name_themselves_in_setup():
-    "Metrics are filed under the notebook named in its setup call, so that name must be the notebook's own."
+    "Metrics are filed under the notebook named in its setup call: that must be its own name."
     for nb in section_notebooks(ROOT / "nbs"):
-        sources = ["".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "code"]
+        cells = json.loads(nb.read_text())["cells"]
+        sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
         calls = [src for src in sources if "setup(profile, overrides" in src]
         assert len(calls) == 1 and f'notebook="{nb.stem}"' in calls[0], (nb.stem, calls)
 
@@ -26,18 +27,19 @@ def test_section_notebooks_name_themselves_in_setup():
 def test_rerun_drops_the_metrics_a_notebook_no_longer_records(tmp_path, quiet):
     nbs, out, cache = tmp_path / "nbs", tmp_path / "out", tmp_path / "cache"
     nbs.mkdir()
-    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.old', 1)\nrecord_metric('demo.kept', 2)")
+    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.old', 1)",
+                   "record_metric('demo.kept', 2)")
     write_notebook(nbs / "01_data.ipynb", "record_metric('data.images', 3)")
     reproduce("smoke", nbs_dir=nbs, out=out, cache=cache, manifest=(), log=quiet)
     metrics = out / "runs/smoke/metrics.json"
     assert read_metrics(metrics) == {"demo.old": 1, "demo.kept": 2, "data.images": 3}
-    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.kept', 5)")  # a new version: demo.old is gone
+    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.kept', 5)")  # demo.old is gone
     reproduce("smoke", nbs_dir=nbs, out=out, cache=cache, manifest=(), only=["00"], log=quiet)
-    assert read_metrics(metrics) == {"demo.kept": 5, "data.images": 3}  # 01 did not run again: its metric stays
+    assert read_metrics(metrics) == {"demo.kept": 5, "data.images": 3}  # 01 did not run: kept
     write_notebook(nbs / "00_core.ipynb", "raise RuntimeError('broken')")
     with pytest.raises(PipelineError):
         reproduce("smoke", nbs_dir=nbs, out=out, cache=cache, manifest=(), only=["00"], log=quiet)
-    assert read_metrics(metrics) == {"data.images": 3}  # a failed run leaves none of its old numbers behind
+    assert read_metrics(metrics) == {"data.images": 3}  # a failed run leaves no old numbers
 
 
 def test_section_notebooks_have_one_literal_parameters_cell():
@@ -70,7 +72,7 @@ def test_smoke_pipeline_end_to_end(tmp_path):
         for f in m["files"]:
             assert (tmp_path / "figures/smoke" / f).stat().st_size > 0
     by_notebook = json.loads((tmp_path / "runs/smoke/metrics.json").read_text())
-    assert set(by_notebook) <= set(executed), by_notebook.keys()  # every metric filed under the notebook that made it
+    assert set(by_notebook) <= set(executed), by_notebook.keys()  # filed under who made them
     assert read_metrics(tmp_path / "runs/smoke/metrics.json")["machine.matmul_fp32_gflops"] > 0
     assert _snapshot(ROOT / "nbs") == nbs_before, "the pipeline must never write into nbs/"
 
@@ -122,7 +124,8 @@ def test_failing_notebook_stops_the_run_and_keeps_earlier_results(tmp_path, quie
     assert summary["ok"] is False and "boom" in summary["notebooks"][0]["error"]
     assert {p.name: p.read_bytes() for p in figs.iterdir()} == before  # figures of the earlier run intact
     assert _snapshot(cache) == artifacts_before  # artifacts intact
-    assert json.loads((out / "runs/smoke/metrics.json").read_text()) == {"00_core": {"demo.value": 1.5}}
+    metrics = json.loads((out / "runs/smoke/metrics.json").read_text())
+    assert metrics == {"00_core": {"demo.value": 1.5}}
 
 
 def test_manifest_file_not_rewritten_fails_the_run(tmp_path, quiet):
@@ -160,7 +163,7 @@ def test_parameters_reach_the_notebook(tmp_path, quiet):
         "demo.l1": 0.5, "demo.root": "/data/x", "demo.steps": 7}}
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "-p", "steps=seven")
     assert r.returncode == 2 and "parameter steps of notebook 00_core expects int" in r.stderr
-    (tmp_path / "weights").mkdir()  # a relative path is resolved where the command runs, not in nbs/
+    (tmp_path / "weights").mkdir()  # a relative path is resolved here, not in nbs/
     write_notebook(nbs / "00_core.ipynb", "record_metric('demo.weights', run.cfg.sae.weights)\n"
                    "record_metric('demo.root', run.cfg.data.root)")
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "--cache", tmp_path / "c", "--set",

@@ -712,11 +712,14 @@ def show_mask(ax: plt.Axes, image, mask, vmax: float | None = None, title: str =
                      interpolation="nearest")
 
 
-def mask_colorbar(fig: plt.Figure, axes, label: str = "activation ÷ the latent's peak",
+def mask_colorbar(fig: plt.Figure, axes=None, label: str = "activation ÷ the latent's peak",
                   vmax: float = 1.0):
-    "One colourbar beside `axes` for the masks of a figure: the colours and opacities of 0..`vmax`."
+    "One colourbar of the masks (colour, opacity of 0..`vmax`) beside `axes` or the whole figure."
     mappable = matplotlib.cm.ScalarMappable(matplotlib.colors.Normalize(0, vmax), _mask_cmap())
-    bar = fig.colorbar(mappable, ax=axes, shrink=.6, pad=.02, aspect=25)
+    if axes is None:  # e.g. a figure of subfigures: a bar of its own at the right edge
+        bar = fig.colorbar(mappable, cax=fig.add_axes((.95, .3, .01, .4)))
+    else:
+        bar = fig.colorbar(mappable, ax=axes, shrink=.6, pad=.02, aspect=25)
     bar.set_label(label, fontsize=7); bar.ax.tick_params(labelsize=6)
     return bar
 

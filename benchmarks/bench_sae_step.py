@@ -1,7 +1,8 @@
 """How close is one PatchSAE training step to what this machine can do?
 
 For each shape (tokens N, width D, latents S) it times, in one run:
-  * ours:   a full `train_sae` step (forward, backward, decoder-norm handling, Adam, fired counters);
+  * ours:   a full `train_sae` step (forward, backward, the non-finite check, decoder-norm handling, Adam,
+            fired counters);
   * matmul: the five dense fp32 products a step needs, (N,D)x(D,S), (N,S)x(S,D), (N,D)x(D,S), (S,N)x(N,D),
             (D,N)x(N,S), each timed alone with `patchsae.core.matmul_flops`;
   * naive:  the same step written with plain autograd (no fused encoder backward).
@@ -16,7 +17,7 @@ import time
 import torch
 
 from patchsae.core import matmul_flops
-from patchsae.sae import PatchSAE, sae_loss
+from patchsae.sae import PatchSAE, _not_finite, sae_loss
 
 SHAPES = {  # name: (tokens per step, width, latents)
     "toy": (64 * 65, 96, 16 * 96),  # the toy profile's step: 64 images x 65 tokens, 96 -> 1,536
@@ -42,6 +43,7 @@ def ours_step(sae, opt, z, since_fired):
     out = sae_loss(sae, z, 8e-5, "normalized", since_fired > 64)
     opt.zero_grad(set_to_none=True)
     out.loss.backward()
+    assert not _not_finite(out, sae)  # train_sae's guard: loss and gradients checked before the step
     sae.remove_parallel_grad()
     opt.step()
     sae.normalize_decoder()

@@ -154,6 +154,7 @@ def test_the_prose_table_is_the_library_table():
                                "ignores": set(key_fields(key.ignores))}, name
 
 
+@pytest.mark.timeout(1800)  # about 70 fields, each with up to 4 artifacts recomputed on smoke
 def test_every_field_and_the_backbone_reach_every_key(tmp_path):
     shared = tmp_path / "store"
     store = RecordingStore(shared)

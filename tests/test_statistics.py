@@ -1,5 +1,7 @@
 "The statistics pass at scale (peak memory) and localization on the toy profile."
 import json
+
+import pytest
 import subprocess
 import textwrap
 
@@ -41,6 +43,9 @@ def test_statistics_peak_memory_does_not_grow_with_images():
     assert large - small < 40_000, f"peak RSS grew by {(large - small) / 1024:.0f} MB from 2,000 to 20,000 images"
 
 
+# trains the tiny CLIP (7-8.5 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
+# default 900 s of pytest-timeout on a busy machine
+@pytest.mark.timeout(1800)
 def test_toy_localization_beats_random_latents():
     "Measured on toy (2,000 val / 2,000 test images): colours 0.598 vs 0.528, textures 0.256 vs 0.202, mean 0.236 vs 0.213."
     cfg = get_config("toy")

@@ -1,6 +1,7 @@
 "SAE training at the paper's size (random ViT-B/16, fake data) and at the toy profile's full size."
 import json
 
+import pytest
 import torch
 
 from patchsae.core import ArtifactStore, get_config, project_root
@@ -34,6 +35,9 @@ def test_paper_profile_training_on_fake_data(tmp_path):
     assert any(json.loads(p.read_text())["d_sae"] == 49152 for p in sae_dirs)
 
 
+# trains the tiny CLIP (7-8.5 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
+# default 900 s of pytest-timeout on a busy machine
+@pytest.mark.timeout(1800)
 def test_toy_profile_main_sae_quality():
     "The toy profile's main SAE (shared with `make reproduce` through runs/cache) meets the measured bounds."
     from patchsae.sae import ActivationSource, evaluate_sae, pretraining_data, trained_sae

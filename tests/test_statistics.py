@@ -1,9 +1,9 @@
 "The statistics pass at scale (peak memory) and localization on the toy profile."
 import json
-
-import pytest
 import subprocess
 import textwrap
+
+import pytest
 
 from conftest import PYTHON, ROOT
 

@@ -36,7 +36,7 @@ __all__ = ['PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', '
            'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec', 'project_root', 'Run', 'setup', 'current_run',
            'record_metric', 'read_metrics', 'drop_metrics', 'set_style', 'save_figure', 'layer_label', 'show_image',
            'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry',
-           'table_entry', 'manifest_for', 'matmul_flops']
+           'table_entry', 'in_toy_world', 'manifest_for', 'matmul_flops']
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 def _choice(obj, name: str, allowed: tuple):
@@ -782,6 +782,7 @@ class ManifestEntry:
     notebook: str  # notebook stem, e.g. "06_masking"
     files: tuple[str, ...]  # file names inside figures/<profile>/
     title: str = ""
+    toy_world_only: bool = False  # needs the toy world's ground truth (not made on real data)
 
 
 def figure_entry(id: str, notebook: str, stem: str, title: str = "") -> ManifestEntry:
@@ -791,11 +792,14 @@ def figure_entry(id: str, notebook: str, stem: str, title: str = "") -> Manifest
     return ManifestEntry(id, notebook, (f"{stem}.pdf", f"{stem}.png"), title)
 
 
-def table_entry(id: str, notebook: str, stem: str, title: str = "") -> ManifestEntry:
+def table_entry(id: str, notebook: str, stem: str, title: str = "", toy_world_only: bool = False
+                ) -> ManifestEntry:
     "A manifest entry for a table written by `save_table(df, stem)`."
     _output_name(stem)
-    if not stem.startswith(id): raise ValueError(f"table file {stem!r} must start with its id {id!r}")
-    return ManifestEntry(id, notebook, tuple(f"{stem}.{e}" for e in ("csv", "md", "tex")), title)
+    if not stem.startswith(id):
+        raise ValueError(f"table file {stem!r} must start with its id {id!r}")
+    files = tuple(f"{stem}.{e}" for e in ("csv", "md", "tex"))
+    return ManifestEntry(id, notebook, files, title, toy_world_only)
 
 
 MANIFEST: tuple[ManifestEntry, ...] = (
@@ -813,13 +817,20 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("fig09", "05_localization", "fig09_layers", "SAEs at four depths"),
     figure_entry("fig13", "05_localization", "fig13_text_latents", "text-in-image latents"),
     table_entry("extra_localization", "05_localization", "extra_localization_iou",
-                "localization of the toy world's planted concepts: best latent vs best random latent"),
+                "localization of the toy world's planted concepts: best vs best random latent",
+                toy_world_only=True),
 )
 
 
-def manifest_for(notebook: str, manifest: tuple[ManifestEntry, ...] = MANIFEST) -> list[ManifestEntry]:
-    "The entries that `notebook` (a stem like '04_statistics') must produce."
-    return [e for e in manifest if e.notebook == notebook]
+def in_toy_world(cfg: Config) -> bool:
+    "Whether `cfg` runs on the toy world (its pretraining set is toy ImageNet), not on real data."
+    return cfg.data.tasks[0] in _TOY_TASKS
+
+
+def manifest_for(notebook: str, manifest: tuple[ManifestEntry, ...] = MANIFEST,
+                 toy_world: bool = True) -> list[ManifestEntry]:
+    "The entries that `notebook` (e.g. '04_statistics') must produce, in the toy world or not."
+    return [e for e in manifest if e.notebook == notebook and (toy_world or not e.toy_world_only)]
 
 # %% ../nbs/00_core.ipynb #93312680
 def matmul_flops(m: int, k: int, n: int, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,

@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, drop_metrics, get_config,
-                           manifest_for, project_root, write_json)
+from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, drop_metrics,
+                           get_config, in_toy_world, manifest_for, project_root, write_json)
 
 # %% auto #0
 __all__ = ['SECTIONS', 'RUN_PARAMETERS', 'PATH_KEYS', 'PipelineError', 'UsageError', 'read_parameters', 'section_notebooks',
@@ -192,7 +192,8 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
                                 f"The executed copy is kept at {run_dir / nb.name}; "
                                 f"earlier results are untouched.") from None
         entry.update(status="ok", seconds=round(time.time() - t0, 2))
-        summary["manifest"] += [_manifest_status(e, fig_dir, t0) for e in manifest_for(nb.stem, manifest)]
+        expected = manifest_for(nb.stem, manifest, in_toy_world(get_config(profile, overrides)))
+        summary["manifest"] += [_manifest_status(e, fig_dir, t0) for e in expected]
         write_json(summary_path, summary)
         log(f"      ok in {entry['seconds']:.1f} s")
     missing = [f"{m['id']} ({m['notebook']}): {', '.join(f for f, w in m['files'].items() if not w)}"

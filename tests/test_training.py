@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from patchsae.core import ArtifactStore, get_config, project_root
+from patchsae.core import ArtifactStore, get_config, project_root, read_metrics
 from patchsae.data import make_fake_task
 
 # Bounds for the toy profile's main SAE (96 -> 1,536, 40,000 images), set from measured runs on the 2-core CPU
@@ -25,7 +25,7 @@ def test_paper_profile_training_on_fake_data(tmp_path):
     r = cli("--profile", "paper", "--only", "03", "--out", tmp_path, "--cache", tmp_path / "cache", "--data-root", root,
             *[a for s in sets for a in ("--set", s)], timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    metrics = json.loads((tmp_path / "runs/paper/metrics.json").read_text())
+    metrics = read_metrics(tmp_path / "runs/paper/metrics.json")
     for k in ("sae.fvu", "sae.l0", "sae.dead_fraction", "sae.cl_org", "sae.cl_sae", "sae.train_seconds"):
         assert k in metrics, k
     table = (tmp_path / "figures/paper/table2.csv").read_text().splitlines()

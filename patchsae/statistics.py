@@ -18,11 +18,12 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .core import (ArtifactStore, Config, artifact_spec, load_tensors, save_tensors, show_image, show_mask,
-                           write_json)
+from .core import (ArtifactStore, Config, artifact_spec, load_tensors, save_tensors,
+                           show_image, show_mask, write_json)
 from .data import LabelledImages, load_dataset, to_display
 from .models import ViTBackbone
-from .sae import ActivationSource, PatchSAE, pretraining_activations, sae_fingerprint, stats_image_ids
+from .sae import (ActivationSource, PatchSAE, pretraining_activations, sae_fingerprint,
+                          stats_image_ids)
 
 # %% auto #0
 __all__ = ['FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images', 'LatentStats',

@@ -42,8 +42,9 @@ def time_steps(step, device, warmup: int = 2, repeats: int = 5) -> float:
 def ours_step(sae, opt, z, since_fired):
     out = sae_loss(sae, z, 8e-5, "normalized", since_fired > 64)
     opt.zero_grad(set_to_none=True)
+    assert torch.isfinite(out.loss)  # train_sae's guard: the loss, then the gradients, before the step
     out.loss.backward()
-    assert not _not_finite(out, sae)  # train_sae's guard: loss and gradients checked before the step
+    assert not _not_finite(sae)
     sae.remove_parallel_grad()
     opt.step()
     sae.normalize_decoder()

@@ -31,8 +31,8 @@ from filelock import FileLock
 # %% auto #0
 __all__ = ['PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'MANIFEST', 'DataConfig',
            'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig', 'MapleConfig', 'Config', 'ConfigError',
-           'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable', 'config_hash', 'fingerprint',
-           'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
+           'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable', 'config_hash', 'digest',
+           'fingerprint', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
            'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec', 'project_root', 'Run', 'setup', 'current_run',
            'record_metric', 'read_metrics', 'drop_metrics', 'set_style', 'save_figure', 'layer_label', 'show_image',
            'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry',
@@ -340,14 +340,26 @@ def config_hash(obj, n: int = 16) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:n]
 
 # %% ../nbs/00_core.ipynb #ffafe878
-def fingerprint(tensors: Mapping[str, torch.Tensor], n: int = 20) -> str:
-    "A hex digest of named tensors (e.g. a state dict): names, dtypes, shapes and exact bytes."
+def _bytes(part) -> bytes:
+    "The exact bytes of a string, array or tensor (of any dtype, on any device)."
+    if isinstance(part, str): return part.encode()
+    if isinstance(part, torch.Tensor):
+        part = part.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+    return np.ascontiguousarray(part).tobytes()
+
+
+def digest(*parts) -> str:
+    "A short hex digest of strings, arrays and tensors (e.g. a dataset's ids, labels, class names)."
     h = hashlib.sha256()
-    for name in sorted(tensors):
-        t = tensors[name].detach().to("cpu").contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:n]
+    for b in map(_bytes, parts):
+        h.update(len(b).to_bytes(8, "little") + b)  # keeps ("ab", "c") apart from ("a", "bc")
+    return h.hexdigest()[:20]
+
+
+def fingerprint(tensors: Mapping[str, torch.Tensor]) -> str:
+    "A digest of named tensors (e.g. a state dict): their names, dtypes, shapes and exact bytes."
+    return digest(*(x for k in sorted(tensors)
+                    for x in (f"{k}:{tensors[k].dtype}:{tuple(tensors[k].shape)}", tensors[k])))
 
 # %% ../nbs/00_core.ipynb #7d7431fa
 def seed_everything(seed: int) -> torch.Generator:

@@ -5,7 +5,6 @@
 # %% ../nbs/01_data.ipynb #2ea7d519
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
@@ -17,18 +16,17 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .core import Config
+from .core import Config, digest
 
 # %% auto #0
 __all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
            'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS',
-           'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS', 'check_split', 'LabelledImages', 'digest',
-           'shared_images', 'check_disjoint', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot',
-           'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes',
-           'toy_task', 'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs',
-           'toy_dataset', 'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet',
-           'make_fake_task', 'held_out', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset',
-           'mask_image']
+           'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS', 'check_split', 'LabelledImages', 'shared_images',
+           'check_disjoint', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot', 'sample_attributes',
+           'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes', 'toy_task',
+           'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset',
+           'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task',
+           'held_out', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 SPLITS = ("train", "val", "test")
@@ -79,16 +77,6 @@ class LabelledImages(torch.utils.data.Dataset):
         labels = lut[labels]
         if (labels < 0).any(): raise ValueError(f"{self.name}: label_map does not cover every label of the subset")
         return labels, list(classnames)
-
-
-def digest(*parts) -> str:
-    "A short hex digest of arrays, tensors and strings (e.g. a dataset's ids, labels, class names)."
-    h = hashlib.sha256()
-    for part in parts:
-        a = part.numpy() if isinstance(part, Tensor) else part
-        b = a.encode() if isinstance(a, str) else np.ascontiguousarray(a).tobytes()
-        h.update(len(b).to_bytes(8, "little") + b)  # keeps ("ab", "c") apart from ("a", "bc")
-    return h.hexdigest()[:20]
 
 
 def shared_images(a: LabelledImages, b: LabelledImages) -> int:

@@ -19,9 +19,10 @@ from .statistics import LatentStats, plot_reference_images
 
 # %% auto #0
 __all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_grid', 'patch_maps', 'upsample', 'soft_mask', 'activation_maps',
-           'plot_masked_references', 'masked_image', 'top_latents', 'image_top_latents', 'patch_top_latents',
-           'class_top_latents', 'seeded_picks', 'concept_masks', 'patch_coverage', 'localization_data',
-           'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like', 'localization_table']
+           'reference_maps', 'peak_of', 'plot_masked_references', 'masked_image', 'top_latents', 'image_top_latents',
+           'patch_top_latents', 'class_top_latents', 'seeded_picks', 'concept_masks', 'patch_coverage',
+           'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
+           'localization_table']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -69,15 +70,26 @@ def activation_maps(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer:
     return upsample(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
 
 
-def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
-                           stats: LatentStats, latent: int, layer: int, vmax: float | None = None):
-    "A latent's reference images in `axes`, each under its activation map (vmax: their peak)."
-    index, _, _ = stats.reference_images()
-    ids = index[:len(axes), latent]
+def reference_maps(backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
+                   latent: int, layer: int, n: int) -> Tensor:
+    "`latent`'s activation maps (n', H, W) on its first `n` reference images (n' < n: fewer exist)."
+    ids = stats.reference_images()[0][:n, latent]
     ids = ids[ids >= 0]
-    maps = activation_maps(backbone, sae, ds.get_batch(ids)[0], layer, latent) if len(ids) else None
-    peak = vmax if vmax is not None or maps is None else float(maps.max())
-    return plot_reference_images(axes, ds, stats, latent, maps, peak)
+    if not len(ids): return torch.zeros(0, 1, 1)  # a silent latent has no reference images
+    return activation_maps(backbone, sae, ds.get_batch(ids)[0], layer, latent)
+
+
+def peak_of(*maps: Tensor) -> float:
+    "The largest activation over some maps (a latent's scale in a figure); 1 if all are silent."
+    peak = max((float(m.max()) for m in maps if m.numel()), default=0.)
+    return peak if peak > 0 else 1.0
+
+
+def plot_masked_references(axes, backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
+                           stats: LatentStats, latent: int, layer: int):
+    "A latent's reference images in `axes`, each under its activation map (scale: their peak)."
+    maps = reference_maps(backbone, sae, ds, stats, latent, layer, len(axes))
+    return plot_reference_images(axes, ds, stats, latent, maps, peak_of(maps))
 
 
 def masked_image(image: Tensor, mask: Tensor) -> Tensor:

@@ -143,7 +143,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
               manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False,
               log: Callable[[str], Any] = print) -> dict:
     "Execute the section notebooks for `profile`; return the summary (also written to runs/<profile>/summary.json)."
-    get_config(profile, overrides)  # an unknown profile or override fails here, before anything runs
+    toy_world = in_toy_world(get_config(profile, overrides))  # a bad profile or override fails here
     root = project_root()
     nbs_dir = Path(nbs_dir or root / "nbs")
     if not nbs_dir.is_dir():
@@ -192,7 +192,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
                                 f"The executed copy is kept at {run_dir / nb.name}; "
                                 f"earlier results are untouched.") from None
         entry.update(status="ok", seconds=round(time.time() - t0, 2))
-        expected = manifest_for(nb.stem, manifest, in_toy_world(get_config(profile, overrides)))
+        expected = manifest_for(nb.stem, manifest, toy_world)
         summary["manifest"] += [_manifest_status(e, fig_dir, t0) for e in expected]
         write_json(summary_path, summary)
         log(f"      ok in {entry['seconds']:.1f} s")

@@ -143,7 +143,7 @@ class ToyClipConfig:
     "The tiny CLIP of the toy world (nbs/02): text tower and embedding sizes, and its contrastive training."
     embed_dim: int = 64  # joint image-text embedding
     text_width: int = 64
-    text_layers: int = 2
+    text_layers: int = 3  # at least maple.depth: MaPLe prompts the first maple.depth blocks of both towers
     head_width: int = 32  # attention head width in both towers
     epochs: int = 11  # toy: ~8.5 min on 2 CPU cores; 10 epochs gave 90.2 %, too close to the 90 % target
     batch_size: int = 128  # 128 learned shapes faster than 256 and 64 at equal time (tuning runs, 6 epochs)
@@ -195,7 +195,13 @@ class Config:
             raise ValueError(f"data.image_size = {self.data.image_size} is not a multiple of backbone.patch_size = "
                              f"{self.backbone.patch_size}; choose sizes that tile the image")
         if not 1 <= self.maple.depth <= self.backbone.layers:
-            raise ValueError(f"maple.depth = {self.maple.depth} must be between 1 and backbone.layers = {self.backbone.layers}")
+            raise ValueError(f"maple.depth = {self.maple.depth} must be between 1 and backbone.layers = "
+                             f"{self.backbone.layers}")
+        text_layers = self.toy_clip.text_layers if self.backbone.arch == "tiny-clip" else None
+        if text_layers is not None and self.maple.depth > text_layers:  # MaPLe prompts both towers
+            raise ValueError(f"maple.depth = {self.maple.depth} exceeds the tiny CLIP's text tower of "
+                             f"toy_clip.text_layers = {text_layers} blocks; deepen the text tower or "
+                             f"lower maple.depth")
 
 # %% ../nbs/00_core.ipynb #37696ca3
 _TOY_TASKS = ("toy_imagenet", "easy", "fine_grained", "texture", "domain_shift", "action")
@@ -828,8 +834,8 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("fig04", "05_localization", "fig04_covariate_shift", "a covariate-shift pair: shared and exclusive latents"),
     figure_entry("fig09", "05_localization", "fig09_layers", "SAEs at four depths"),
     figure_entry("fig13", "05_localization", "fig13_text_latents", "text-in-image latents"),
-    table_entry("extra_localization", "05_localization", "extra_localization_iou",
-                "localization of the toy world's planted concepts: best vs best random latent",
+    table_entry("extra_localization", "05_localization", "extra_localization_ap",
+                "localization of the toy world's planted concepts: patch AP of the SAE, its baselines and a probe",
                 toy_world_only=True),
 )
 

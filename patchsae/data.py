@@ -20,13 +20,14 @@ from .core import Config, digest
 
 # %% auto #0
 __all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
-           'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS',
-           'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS', 'check_split', 'LabelledImages', 'shared_images',
-           'check_disjoint', 'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot', 'sample_attributes',
-           'word_bitmap', 'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes', 'toy_task',
-           'task_attributes', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset',
-           'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task',
-           'held_out', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
+           'RADIUS', 'WORD_PIXELS', 'SKETCH_LINE', 'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN',
+           'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS', 'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS',
+           'check_split', 'LabelledImages', 'shared_images', 'check_disjoint', 'iter_batches', 'base_novel_classes',
+           'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask',
+           'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'class_renders', 'normalize_images',
+           'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess',
+           'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'held_out', 'imagenet', 'coop_task',
+           'load_task', 'task_templates', 'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 SPLITS = ("train", "val", "test")
@@ -142,7 +143,7 @@ TEXTURES = ("plain", "striped", "dotted", "checkered", "grid", "noisy", "wavy", 
 WORDS = ("sun", "cat", "dog", "car", "red", "blue")
 STYLES = ("photo", "sketch", "satellite")
 CONCEPTS = ("object", "second", "word", "background")  # the per-pixel masks every image carries
-WORLD_VERSION = 1  # bump when a change to this section changes any rendered image or caption
+WORLD_VERSION = 2  # bump when a change to this section changes any rendered image or caption
 
 # %% ../nbs/01_data.ipynb #a5287361
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -174,15 +175,20 @@ def _choice_of(key, stream: int, n: int) -> np.ndarray:
     return np.minimum((_uniform(key, stream) * n).astype(np.int64), n - 1)
 
 # %% ../nbs/01_data.ipynb #26cd1986
+# object radii, fractions of the image side (a patch of the toy CLIP is 1/8 of it)
+RADIUS = {"small": (.17, .23), "large": (.26, .33), "second": (.10, .13)}
+
+
 def sample_attributes(key: np.ndarray, p_second: float = .3, p_word: float = .2,
                       style_probs: Sequence[float] = (.9, .1, 0.), shapes: int = len(SHAPES)) -> dict[str, np.ndarray]:
     "Random attributes for the images whose hash keys are `key` (N,); shapes are drawn from the first `shapes`."
     large = _uniform(key, 3) < .5
-    radius = np.where(large, .26 + .07 * _uniform(key, 4), .17 + .06 * _uniform(key, 4))
+    (s0, s1), (l0, l1) = RADIUS["small"], RADIUS["large"]
+    radius = np.where(large, l0 + (l1 - l0) * _uniform(key, 4), s0 + (s1 - s0) * _uniform(key, 4))
     margin = radius + .04
     cx, cy = margin + (1 - 2 * margin) * _uniform(key, 5), margin + (1 - 2 * margin) * _uniform(key, 6)
     # the second object sits in the quadrant diagonally opposite the main object, so the two rarely overlap
-    r2 = .10 + .03 * _uniform(key, 12)
+    r2 = RADIUS["second"][0] + (RADIUS["second"][1] - RADIUS["second"][0]) * _uniform(key, 12)
     cx2 = np.where(cx < .5, .62 + .2 * _uniform(key, 13), .18 + .2 * _uniform(key, 13))
     cy2 = np.where(cy < .5, .62 + .2 * _uniform(key, 14), .18 + .2 * _uniform(key, 14))
     style = np.searchsorted(np.cumsum(style_probs) / np.sum(style_probs), _uniform(key, 20), side="right")
@@ -254,21 +260,38 @@ _TINTS = np.array([[1., 1., 1.], [1., .9, .8], [.8, .9, 1.]], dtype=np.float32)
 _EARTH = np.array([[.35, .42, .25], [.45, .38, .28]], dtype=np.float32)  # satellite ground: fields and soil
 
 
+WORD_PIXELS = 24  # a glyph cell of the 3x5 font is 1/24 of the image side (at least one pixel)
+SKETCH_LINE = 1.5  # sketch outline width in pixels of a 32-px image (scaled with the image)
+_COMPASS = [(np.cos(a), np.sin(a)) for a in np.arange(8) * np.pi / 4]
+
+
+def _outline(shape, u: np.ndarray, v: np.ndarray, width: np.ndarray) -> np.ndarray:
+    "The band of each shape within `width` (N, in radius units) of its border: shape minus its erosion."
+    w = width[:, None, None].astype(np.float32)
+    eroded = np.ones(np.broadcast_shapes(u.shape, v.shape), bool)
+    for du, dv in _COMPASS:  # erosion by a disk, sampled at 8 points of its rim
+        eroded &= _inside(shape, u + du * w, v + dv * w)
+    return _inside(shape, u, v) & ~eroded
+
+
 def _coverage(shape, cx, cy, r, size: int, outline: np.ndarray, ss: int = 2) -> np.ndarray:
     "Fraction (N, size, size) of each pixel the shape covers, from ss x ss subsamples; outlines for sketches."
     g = ((np.arange(size * ss, dtype=np.float32) + .5) / ss)
-    u = (g[None, None, :] - (cx * size)[:, None, None].astype(np.float32)) / (r * size)[:, None, None].astype(np.float32)
-    v = (g[None, :, None] - (cy * size)[:, None, None].astype(np.float32)) / (r * size)[:, None, None].astype(np.float32)
+    scale = (r * size)[:, None, None].astype(np.float32)
+    u = (g[None, None, :] - (cx * size)[:, None, None].astype(np.float32)) / scale
+    v = (g[None, :, None] - (cy * size)[:, None, None].astype(np.float32)) / scale
     inside = _inside(shape, u, v)
     rows = np.nonzero(outline)[0]
-    if len(rows): inside[rows] &= ~_inside(shape[rows], u[rows] / .62, v[rows] / .62)
+    if len(rows):  # a sketch traces every border of the shape, inner ones (ring, frame) too
+        width = SKETCH_LINE * size / 32 / (r[rows] * size)
+        inside[rows] = _outline(shape[rows], u[rows], v[rows], width)
     return inside.reshape(len(shape), size, ss, size, ss).mean((2, 4), dtype=np.float32)
 
 
 def _words(word: np.ndarray, phase: np.ndarray, top: np.ndarray, size: int) -> np.ndarray:
     "Boolean ink mask (N, size, size) of each image's rendered word (word -1: none)."
     out = np.zeros((len(word), size, size), bool)
-    scale = max(1, size // 32)
+    scale = max(1, size // WORD_PIXELS)
     for w, text in enumerate(WORDS):
         idx = np.nonzero(word == w)[0]
         if not len(idx): continue
@@ -408,6 +431,14 @@ def task_attributes(task: ToyTask, seed: int, split: int, index: np.ndarray, lab
             else:
                 a[name][sel] = value
     return a
+
+
+def class_renders(task: ToyTask, n_shapes: int, draw: int, style: int, size: int, seed: int = 0
+                  ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    "Every class of `task` rendered on one nuisance draw (position, size, background, extras) in `style`."
+    labels = np.arange(len(task.classnames))
+    a = task_attributes(task, seed, 0, np.full(len(labels), draw), labels, n_shapes)
+    return render({**a, "style": np.full(len(labels), style)}, size)
 
 # %% ../nbs/01_data.ipynb #826e86a9
 OPENAI_MEAN = torch.tensor(OPENAI_DATASET_MEAN)  # open_clip's constants, the ones its transforms use

@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import math
+from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .data import FAMILIES, SHAPES, TEXTURES, WORDS, LabelledImages, ToyImages, check_disjoint
@@ -18,11 +20,13 @@ from .sae import PatchSAE
 from .statistics import LatentStats, plot_reference_images
 
 # %% auto #0
-__all__ = ['LOCALIZATION_THRESHOLDS', 'token_activations', 'patch_grid', 'patch_maps', 'upsample', 'soft_mask', 'activation_maps',
+__all__ = ['LOCALIZATION_THRESHOLDS', 'POSITIVE_COVERAGE', 'GROUP_SIZE', 'GROUP_POOL', 'PROBE_STEPS', 'DETECTORS',
+           'token_activations', 'patch_grid', 'patch_maps', 'upsample', 'soft_mask', 'activation_maps',
            'reference_maps', 'peak_of', 'plot_masked_references', 'masked_image', 'top_latents', 'image_top_latents',
-           'patch_top_latents', 'class_top_latents', 'seeded_picks', 'concept_masks', 'patch_coverage',
+           'patch_top_latents', 'class_top_latents', 'seeded_picks', 'word_box', 'concept_masks', 'patch_coverage',
            'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
-           'localization_table']
+           'localization_table', 'patch_rows', 'average_precision', 'greedy_group', 'group_ap', 'linear_probe',
+           'neuron_scores', 'detector_choices', 'localization_ap']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -136,19 +140,33 @@ def seeded_picks(labels: Tensor, n_classes: int, per_class: int = 1, seed: int =
 LOCALIZATION_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)  # fractions of a latent's peak patch activation
 
 
+def word_box(word: Tensor) -> Tensor:
+    "The bounding box (n, H, W) of each image's word ink (n, H, W): the letters and the gaps between them."
+    def span(m):  # (n, L) -> (n, L): from the first to the last True
+        i = torch.arange(m.shape[1])
+        first = torch.where(m, i, m.shape[1]).amin(1, keepdim=True)
+        return (i >= first) & (i <= torch.where(m, i, -1).amax(1, keepdim=True))
+    return span(word.any(2))[:, :, None] & span(word.any(1))[:, None, :]
+
+
 def concept_masks(ds: ToyImages, index) -> dict[str, Tensor]:
-    "Ground-truth pixel masks {concept: bool (n, H, W)} of every planted concept in images `index` of a toy dataset."
+    "Ground-truth pixel masks {concept: bool (n, H, W)} of every planted concept in images `index`."
     a = ds.attributes(index)
     m = {c: torch.from_numpy(v) for c, v in ds.render(index)[1].items()}
     has = lambda v: torch.from_numpy(np.asarray(v))[:, None, None]
     obj, second = m["object"], m["second"] & has(a["second"].astype(bool))
+    family, family2 = a["shade"] // 2, a["shade2"] // 2
+    objects = lambda first, other: (obj & has(first)) | (second & has(other))
     out = {}
-    for s in range(ds.n_shapes):
-        out[f"shape: {SHAPES[s]}"] = (obj & has(a["shape"] == s)) | (second & has(a["shape2"] == s))
-    for f, name in enumerate(FAMILIES):
-        out[f"colour: {name}"] = (obj & has(a["shade"] // 2 == f)) | (second & has(a["shade2"] // 2 == f))
+    for s in range(ds.n_shapes): out[f"shape: {SHAPES[s]}"] = objects(a["shape"] == s, a["shape2"] == s)
+    for f, name in enumerate(FAMILIES): out[f"colour: {name}"] = objects(family == f, family2 == f)
     for t, name in enumerate(TEXTURES): out[f"texture: {name}"] = m["background"] & has(a["texture"] == t)
-    for w, name in enumerate(WORDS): out[f"word: {name}"] = m["word"] & has(a["word"] == w)
+    box = word_box(m["word"])
+    for w, name in enumerate(WORDS): out[f"word: {name}"] = box & has(a["word"] == w)
+    for s in range(ds.n_shapes):
+        for f, name in enumerate(FAMILIES):
+            out[f"class: {name} {SHAPES[s]}"] = objects((a["shape"] == s) & (family == f),
+                                                         (a["shape2"] == s) & (family2 == f))
     return out
 
 
@@ -248,3 +266,118 @@ def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, 
                          "test images with it": t["images_test"], "latent": t["latent"], "θ": t["theta"],
                          "IoU (val)": t["iou"], "IoU (test)": t["iou_test"], "pointing (test)": t["pointing_test"],
                          "random: IoU (test)": r["iou_test"], "random: pointing (test)": r["pointing_test"]})
+
+# %% ../nbs/05_localization.ipynb #ap000002
+POSITIVE_COVERAGE = 0.5  # a patch is a positive of a concept when at least this share of it is the concept
+
+
+def patch_rows(data: dict) -> tuple[Tensor, Tensor]:
+    "Patch tokens (N, D) of `localization_data` (every image's patches, CLS dropped) and their labels (N, C)."
+    area = (data["size"] // data["grid"]) ** 2
+    g2 = data["grid"] ** 2
+    z = torch.cat([z[:, 1:1 + g2].flatten(0, 1) for z, _ in data["chunks"]])
+    labels = torch.cat([(cov >= POSITIVE_COVERAGE * area).flatten(0, 1) for _, cov in data["chunks"]])
+    return z, labels.cpu()
+
+
+def average_precision(scores: Tensor, labels: Tensor, chunk: int = 128) -> Tensor:
+    "AP (S, C) of each score column (N, S) for each label column (N, C) bool; tied scores are one threshold."
+    n, out = len(scores), torch.zeros(scores.shape[1], labels.shape[1])
+    positives = [torch.nonzero(labels[:, c]).flatten().to(scores.device) for c in range(labels.shape[1])]
+    for s0 in range(0, scores.shape[1], chunk):
+        sc = scores[:, s0:s0 + chunk].T.contiguous().float()  # (L, N)
+        ascending = sc.sort(1).values
+        for c, idx in enumerate(positives):
+            if not len(idx): continue
+            # the rank at which a positive is counted: how many patches score at least as high as it
+            at_c = n - torch.searchsorted(ascending, sc[:, idx].contiguous(), right=False)
+            at_c = at_c.sort(1).values.float()  # (L, P)
+            hits = torch.searchsorted(at_c, at_c, right=True).float()  # positives counted by then
+            out[s0:s0 + chunk, c] = (hits / at_c).mean(1).cpu()
+    return out
+
+# %% ../nbs/05_localization.ipynb #ap000004
+GROUP_SIZE = 4  # latents in a concept's group at most (the max of their activations is its score)
+GROUP_POOL = 16  # the group is grown from the concept's GROUP_POOL best single latents (val AP)
+
+
+def greedy_group(scores: Tensor, positive: Tensor, ap: Tensor, size: int = GROUP_SIZE,
+                 pool: int = GROUP_POOL) -> list[int]:
+    "Latents (≤ `size`) for one concept: its best latent, then the pool latent that raises AP most."
+    pool = ap.sort(descending=True, stable=True).indices[:pool].to(scores.device)  # ties: lowest index
+    group, best = [int(pool[0])], float(ap[pool[0]])
+    current = scores[:, pool[0]]
+    while len(group) < size:
+        trial = torch.maximum(current[:, None], scores[:, pool])  # (N, pool)
+        gain = average_precision(trial, positive[:, None])[:, 0]
+        gain[torch.isin(pool.cpu(), torch.tensor(group))] = -1.
+        j = int(gain.argmax())
+        if gain[j] <= best: break
+        group, best, current = group + [int(pool[j])], float(gain[j]), trial[:, j]
+    return group
+
+
+def group_ap(scores: Tensor, labels: Tensor, groups: Sequence[Sequence[int]]) -> Tensor:
+    "AP (C,) of each concept's group: the max of its latents' scores (N, S) against its labels (N, C)."
+    return torch.tensor([average_precision(scores[:, list(g)].amax(1, keepdim=True), labels[:, c:c + 1]).item()
+                         for c, g in enumerate(groups)])
+
+# %% ../nbs/05_localization.ipynb #ap000006
+PROBE_STEPS = 300  # full-batch Adam steps of the linear probe (its val loss has flattened by then)
+
+
+def linear_probe(z: Tensor, labels: Tensor, steps: int = PROBE_STEPS, lr: float = 0.02,
+                 l2: float = 1e-4) -> Callable[[Tensor], Tensor]:
+    "One logistic regression per concept on the standardised stream `z` (N, D): a scorer (N, D) → (N, C)."
+    mu, sd = z.mean(0), z.std(0).clamp_min(1e-6)
+    x, y = (z - mu) / sd, labels.float().to(z.device)
+    w = torch.zeros(z.shape[1], y.shape[1], device=z.device, requires_grad=True)
+    b = torch.zeros(y.shape[1], device=z.device, requires_grad=True)
+    opt = torch.optim.Adam([w, b], lr=lr)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.binary_cross_entropy_with_logits(x @ w + b, y) + l2 * w.square().sum()
+            opt.zero_grad(); loss.backward(); opt.step()
+    w, b = w.detach(), b.detach()
+    return lambda zz: ((zz - mu) / sd) @ w + b
+
+
+def neuron_scores(z: Tensor) -> Tensor:
+    "The raw stream's coordinates as detectors, either sign: (N, D) → (N, 2D)."
+    return torch.cat([z, -z], 1)
+
+# %% ../nbs/05_localization.ipynb #ap000008
+DETECTORS = ("SAE", "random", "neuron")  # scored the same way; the probe is the ceiling, not a detector choice
+
+
+@torch.no_grad()
+def detector_choices(val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) -> dict:
+    "Per concept, the best latent and group of a detector's scores, chosen on (scores, labels) `val`, AP on `test`."
+    (sv, yv), (st, yt) = val, test
+    ap_val = average_precision(sv, yv)  # (S, C)
+    best = ap_val.argmax(0)
+    groups = [greedy_group(sv, yv[:, c], ap_val[:, c]) for c in range(yv.shape[1])]
+    return {"ap_val": ap_val, "latent": best, "ap1": group_ap(st, yt, [[int(b)] for b in best]),
+            "groups": groups, "ap": group_ap(st, yt, groups)}
+
+
+def _kind(concept: str) -> str: return concept.split(": ")[0]
+
+
+@torch.no_grad()
+def localization_ap(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
+                    batch_size: int = 256, seed: int = 0) -> tuple[pd.DataFrame, Tensor]:
+    "The AP protocol above, per concept, for the SAE, its baselines and the probe; and the SAE's val AP (S, C)."
+    check_disjoint(select, test)
+    sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
+    (zv, yv), (zt, yt) = patch_rows(sel), patch_rows(tst)
+    scorers = {"SAE": sae.encode, "random": random_sae_like(sae, seed).encode, "neuron": neuron_scores}
+    runs = {name: detector_choices((f(zv), yv), (f(zt), yt)) for name, f in scorers.items()}
+    probe_ap = average_precision(linear_probe(zv, yv)(zt), yt).diagonal()
+    table = pd.DataFrame({"concept": sel["concepts"], "kind": [_kind(c) for c in sel["concepts"]],
+                          "test positives": yt.sum(0).tolist(), "prevalence": yt.float().mean(0).tolist()})
+    for name, r in runs.items():
+        table[f"{name}: AP"], table[f"{name}: AP, 1 latent"] = r["ap"].tolist(), r["ap1"].tolist()
+    table["probe: AP"] = probe_ap.tolist()
+    table["SAE: latents"] = [" ".join(map(str, g)) for g in runs["SAE"]["groups"]]
+    return table, runs["SAE"]["ap_val"]

@@ -90,10 +90,17 @@ def check_parameters(notebook: str, declared: Mapping[str, Any], given: Mapping[
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _execute(nb: Path, out_nb: Path, params: dict, progress: bool):
+# ipykernel warns on every start that its local TCP sockets are unencrypted; its own log level silences it
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
+
+
+def _execute(nb: Path, out_nb: Path, params: dict, progress: bool, echo: bool):
+    "Run one notebook; `progress`: a bar of its cells; `echo`: its printed output goes to this terminal."
     import papermill as pm
+    bar = {"desc": f"      {nb.stem}", "leave": False} if progress else False
+    streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if echo else {}
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                        progress_bar=progress, log_output=False)
+                        progress_bar=bar, log_output=False, extra_arguments=_KERNEL_ARGS, **streams)
 
 
 def _manifest_status(entry: ManifestEntry, fig_dir: Path, since: float) -> dict:
@@ -140,7 +147,7 @@ def absolute_path(value: str) -> str:
 def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
               out: Path | str | None = None, cache: Path | str | None = None, params: Mapping[str, Any] | None = None,
               overrides: Mapping[str, Any] | None = None, nbs_dir: Path | str | None = None,
-              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False,
+              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False, echo: bool = False,
               log: Callable[[str], Any] = print) -> dict:
     "Execute the section notebooks for `profile`; return the summary (also written to runs/<profile>/summary.json)."
     toy_world = in_toy_world(get_config(profile, overrides))  # a bad profile or override fails here
@@ -178,7 +185,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
         log(f"[{i + 1}/{len(plan)}] {nb.stem} ({profile}) ...")
         drop_metrics(run_dir / "metrics.json", nb.stem)  # its old numbers must not outlive this run
         try:
-            _execute(nb, run_dir / nb.name, p, progress)
+            _execute(nb, run_dir / nb.name, p, progress, echo)
         except Exception as e:
             where = "a cell"
             if getattr(e, "exec_count", None):  # numbered as in the executed copy (papermill adds a cell)
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         summary = reproduce(args.profile, only=args.only, data_root=args.data_root, out=args.out, cache=args.cache,
                             params=_key_values(args.param, "-p"), overrides=_key_values(args.set, "--set"),
-                            nbs_dir=args.nbs, progress=progress)
+                            nbs_dir=args.nbs, progress=progress, echo=True)
     except (UsageError, ConfigError) as e:
         print(f"patchsae reproduce: error: {e}", file=sys.stderr)
         return 2

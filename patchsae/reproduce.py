@@ -95,12 +95,14 @@ _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def _execute(nb: Path, out_nb: Path, params: dict, progress: bool, echo: bool):
-    "Run one notebook; `progress`: a bar of its cells; `echo`: its printed output goes to this terminal."
+    "Run one notebook; `progress`: a bar of its cells; `echo`: what it prints goes to this stdout."
     import papermill as pm
     bar = {"desc": f"      {nb.stem}", "leave": False} if progress else False
-    streams = {"stdout_file": sys.stdout, "stderr_file": sys.stderr} if echo else {}
+    # stdout only: the long loops print (and draw their bars) there; stderr holds the warnings
+    # that a notebook's own tests provoke on purpose, which stay in the executed copy
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                        progress_bar=bar, log_output=False, extra_arguments=_KERNEL_ARGS, **streams)
+                        progress_bar=bar, log_output=False, extra_arguments=_KERNEL_ARGS,
+                        stdout_file=sys.stdout if echo else None)
 
 
 def _manifest_status(entry: ManifestEntry, fig_dir: Path, since: float) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,7 +311,7 @@ def activation_cache(backbone: ViTBackbone, ds: LabelledImages, layers: Iterable
                                                (len(ds), T, D)) for l in layers}
         with torch.no_grad():
             for ids in tqdm(torch.arange(len(ds)).split(batch_size), desc="caching activations",
-                            disable=not progress, mininterval=10):
+                            disable=not progress, mininterval=10, file=sys.stdout):
                 for l, x in _residuals(backbone, ds.get_batch(ids)[0].to(device), layers).items():
                     arrays[l][int(ids[0]):int(ids[-1]) + 1] = x.to("cpu", torch.float16).numpy()
         for a in arrays.values(): a.flush()
@@ -441,7 +442,7 @@ def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *
     t0 = time.perf_counter() - seconds
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=s.dtype == "bfloat16")
     bar = tqdm(range(start, steps), desc=f"training SAE {d_in}→{sae.d_sae}", disable=not progress, mininterval=10,
-               initial=start, total=steps)
+               initial=start, total=steps, file=sys.stdout)
     for step, z in zip(bar, source.batches(start, steps)):
         for group in opt.param_groups: group["lr"] = _lr_at(step, s)
         z = z.to(device)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
@@ -248,7 +249,7 @@ def activation_batches(source: ActivationSource, ids: Tensor | None = None,
     ids = torch.arange(len(source.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
     chunks = list(ids.split(source.batch_images))
     bar = tqdm(source.stream(chunks), desc=desc, total=len(chunks), disable=not progress,
-               mininterval=10)
+               mininterval=10, file=sys.stdout)
     for c, z in zip(chunks, bar):
         yield z[:, tokens], source.ds.labels[c], c
 

@@ -217,7 +217,7 @@ PROFILES: dict[str, Config] = {
                       cl_negatives="other_classes"),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
-        toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=1, epochs=2, batch_size=64, warmup_steps=2),
+        toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=2, epochs=2, batch_size=64, warmup_steps=2),
     ),
     "toy": Config(
         profile="toy",

@@ -62,7 +62,7 @@ ALTERNATIVES = {
     "analysis.include_prompt_tokens": True, "maple.n_ctx": 4, "maple.depth": 2, "maple.lr": 0.01,
     "maple.momentum": 0.8, "maple.weight_decay": 1e-3, "maple.batch_size": 8, "maple.epochs": 2,
     "maple.warmup_lr": 1e-4, "maple.seeds": (1, 2), "maple.checkpoint_root": "/nonexistent/maple",
-    "toy_clip.embed_dim": 48, "toy_clip.text_width": 64, "toy_clip.text_layers": 2,
+    "toy_clip.embed_dim": 48, "toy_clip.text_width": 64, "toy_clip.text_layers": 3,
     "toy_clip.head_width": 16, "toy_clip.epochs": 3, "toy_clip.batch_size": 32,
     "toy_clip.lr": 1e-3, "toy_clip.weight_decay": 0.2, "toy_clip.warmup_steps": 4,
 }

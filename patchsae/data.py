@@ -266,7 +266,7 @@ _COMPASS = [(np.cos(a), np.sin(a)) for a in np.arange(8) * np.pi / 4]
 
 
 def _outline(shape, u: np.ndarray, v: np.ndarray, width: np.ndarray) -> np.ndarray:
-    "The band of each shape within `width` (N, in radius units) of its border: shape minus its erosion."
+    "The band of each shape within `width` (N, radius units) of its border: the shape minus its erosion."
     w = width[:, None, None].astype(np.float32)
     eroded = np.ones(np.broadcast_shapes(u.shape, v.shape), bool)
     for du, dv in _COMPASS:  # erosion by a disk, sampled at 8 points of its rim
@@ -435,7 +435,7 @@ def task_attributes(task: ToyTask, seed: int, split: int, index: np.ndarray, lab
 
 def class_renders(task: ToyTask, n_shapes: int, draw: int, style: int, size: int, seed: int = 0
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    "Every class of `task` rendered on one nuisance draw (position, size, background, extras) in `style`."
+    "Every class of `task` rendered on one nuisance draw (position, size, background, ...) in `style`."
     labels = np.arange(len(task.classnames))
     a = task_attributes(task, seed, 0, np.full(len(labels), draw), labels, n_shapes)
     return render({**a, "style": np.full(len(labels), style)}, size)

@@ -268,22 +268,23 @@ def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, 
                          "random: IoU (test)": r["iou_test"], "random: pointing (test)": r["pointing_test"]})
 
 # %% ../nbs/05_localization.ipynb #ap000002
-POSITIVE_COVERAGE = 0.5  # a patch is a positive of a concept when at least this share of it is the concept
+POSITIVE_COVERAGE = 0.5  # a patch is a concept's positive when at least this share is the concept
 
 
 def patch_rows(data: dict) -> tuple[Tensor, Tensor]:
-    "Patch tokens (N, D) of `localization_data` (every image's patches, CLS dropped) and their labels (N, C)."
+    "Patch tokens (N, D) of `localization_data` (CLS dropped) and their concept labels (N, C)."
     area = (data["size"] // data["grid"]) ** 2
     g2 = data["grid"] ** 2
     z = torch.cat([z[:, 1:1 + g2].flatten(0, 1) for z, _ in data["chunks"]])
-    labels = torch.cat([(cov >= POSITIVE_COVERAGE * area).flatten(0, 1) for _, cov in data["chunks"]])
+    covered = [cov >= POSITIVE_COVERAGE * area for _, cov in data["chunks"]]
+    labels = torch.cat([c.flatten(0, 1) for c in covered])
     return z, labels.cpu()
 
 
 def average_precision(scores: Tensor, labels: Tensor, chunk: int = 128) -> Tensor:
-    "AP (S, C) of each score column (N, S) for each label column (N, C) bool; tied scores are one threshold."
+    "AP (S, C) of each score column (N, S) for each bool label column (N, C); ties: one threshold."
     n, out = len(scores), torch.zeros(scores.shape[1], labels.shape[1])
-    positives = [torch.nonzero(labels[:, c]).flatten().to(scores.device) for c in range(labels.shape[1])]
+    positives = [torch.nonzero(y).flatten().to(scores.device) for y in labels.T]
     for s0 in range(0, scores.shape[1], chunk):
         sc = scores[:, s0:s0 + chunk].T.contiguous().float()  # (L, N)
         ascending = sc.sort(1).values
@@ -303,8 +304,9 @@ GROUP_POOL = 16  # the group is grown from the concept's GROUP_POOL best single 
 
 def greedy_group(scores: Tensor, positive: Tensor, ap: Tensor, size: int = GROUP_SIZE,
                  pool: int = GROUP_POOL) -> list[int]:
-    "Latents (≤ `size`) for one concept: its best latent, then the pool latent that raises AP most."
-    pool = ap.sort(descending=True, stable=True).indices[:pool].to(scores.device)  # ties: lowest index
+    "Latents (≤ `size`) for one concept: its best, then the pool latent that raises AP most."
+    # stable: among tied APs the lowest index comes first, as with argmax
+    pool = ap.sort(descending=True, stable=True).indices[:pool].to(scores.device)
     group, best = [int(pool[0])], float(ap[pool[0]])
     current = scores[:, pool[0]]
     while len(group) < size:
@@ -318,9 +320,10 @@ def greedy_group(scores: Tensor, positive: Tensor, ap: Tensor, size: int = GROUP
 
 
 def group_ap(scores: Tensor, labels: Tensor, groups: Sequence[Sequence[int]]) -> Tensor:
-    "AP (C,) of each concept's group: the max of its latents' scores (N, S) against its labels (N, C)."
-    return torch.tensor([average_precision(scores[:, list(g)].amax(1, keepdim=True), labels[:, c:c + 1]).item()
-                         for c, g in enumerate(groups)])
+    "AP (C,) of each concept's group: the max of its latents' scores (N, S), against labels (N, C)."
+    best = [scores[:, list(g)].amax(1, keepdim=True) for g in groups]
+    return torch.tensor([average_precision(s, labels[:, c:c + 1]).item()
+                         for c, s in enumerate(best)])
 
 # %% ../nbs/05_localization.ipynb #ap000006
 PROBE_STEPS = 300  # full-batch Adam steps of the linear probe (its val loss has flattened by then)
@@ -328,7 +331,7 @@ PROBE_STEPS = 300  # full-batch Adam steps of the linear probe (its val loss has
 
 def linear_probe(z: Tensor, labels: Tensor, steps: int = PROBE_STEPS, lr: float = 0.02,
                  l2: float = 1e-4) -> Callable[[Tensor], Tensor]:
-    "One logistic regression per concept on the standardised stream `z` (N, D): a scorer (N, D) → (N, C)."
+    "A logistic regression per concept on the standardised stream `z` (N, D): (N, D) → (N, C)."
     mu, sd = z.mean(0), z.std(0).clamp_min(1e-6)
     x, y = (z - mu) / sd, labels.float().to(z.device)
     w = torch.zeros(z.shape[1], y.shape[1], device=z.device, requires_grad=True)
@@ -347,12 +350,12 @@ def neuron_scores(z: Tensor) -> Tensor:
     return torch.cat([z, -z], 1)
 
 # %% ../nbs/05_localization.ipynb #ap000008
-DETECTORS = ("SAE", "random", "neuron")  # scored the same way; the probe is the ceiling, not a detector choice
+DETECTORS = ("SAE", "random", "neuron")  # chosen and scored the same way; the probe is the ceiling
 
 
 @torch.no_grad()
 def detector_choices(val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) -> dict:
-    "Per concept, the best latent and group of a detector's scores, chosen on (scores, labels) `val`, AP on `test`."
+    "Per concept, a detector's best latent and group, chosen on `val`, AP on `test`."
     (sv, yv), (st, yt) = val, test
     ap_val = average_precision(sv, yv)  # (S, C)
     best = ap_val.argmax(0)
@@ -365,17 +368,20 @@ def _kind(concept: str) -> str: return concept.split(": ")[0]
 
 
 @torch.no_grad()
-def localization_ap(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages, layer: int,
-                    batch_size: int = 256, seed: int = 0) -> tuple[pd.DataFrame, Tensor]:
-    "The AP protocol above, per concept, for the SAE, its baselines and the probe; and the SAE's val AP (S, C)."
+def localization_ap(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages,
+                    layer: int, batch_size: int = 256, seed: int = 0
+                    ) -> tuple[pd.DataFrame, Tensor]:
+    "The AP protocol per concept (SAE, baselines, probe), and the SAE's val AP (S, C)."
     check_disjoint(select, test)
     sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
     (zv, yv), (zt, yt) = patch_rows(sel), patch_rows(tst)
-    scorers = {"SAE": sae.encode, "random": random_sae_like(sae, seed).encode, "neuron": neuron_scores}
+    random = random_sae_like(sae, seed)
+    scorers = {"SAE": sae.encode, "random": random.encode, "neuron": neuron_scores}
     runs = {name: detector_choices((f(zv), yv), (f(zt), yt)) for name, f in scorers.items()}
     probe_ap = average_precision(linear_probe(zv, yv)(zt), yt).diagonal()
     table = pd.DataFrame({"concept": sel["concepts"], "kind": [_kind(c) for c in sel["concepts"]],
-                          "test positives": yt.sum(0).tolist(), "prevalence": yt.float().mean(0).tolist()})
+                          "test positives": yt.sum(0).tolist(),
+                          "prevalence": yt.float().mean(0).tolist()})
     for name, r in runs.items():
         table[f"{name}: AP"], table[f"{name}: AP, 1 latent"] = r["ap"].tolist(), r["ap1"].tolist()
     table["probe: AP"] = probe_ap.tolist()

@@ -90,7 +90,7 @@ def check_parameters(notebook: str, declared: Mapping[str, Any], given: Mapping[
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ipykernel warns on every start that its local TCP sockets are unencrypted; its own log level silences it
+# ipykernel warns on every start that its local TCP sockets are unencrypted; its log level silences it
 _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
@@ -100,9 +100,9 @@ def _execute(nb: Path, out_nb: Path, params: dict, progress: bool, echo: bool):
     bar = {"desc": f"      {nb.stem}", "leave": False} if progress else False
     # stdout only: the long loops print (and draw their bars) there; stderr holds the warnings
     # that a notebook's own tests provoke on purpose, which stay in the executed copy
-    pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent), kernel_name="python3",
-                        progress_bar=bar, log_output=False, extra_arguments=_KERNEL_ARGS,
-                        stdout_file=sys.stdout if echo else None)
+    pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(nb.parent),
+                        kernel_name="python3", progress_bar=bar, log_output=False,
+                        extra_arguments=_KERNEL_ARGS, stdout_file=sys.stdout if echo else None)
 
 
 def _manifest_status(entry: ManifestEntry, fig_dir: Path, since: float) -> dict:

@@ -195,8 +195,8 @@ class Config:
             raise ValueError(f"data.image_size = {self.data.image_size} is not a multiple of backbone.patch_size = "
                              f"{self.backbone.patch_size}; choose sizes that tile the image")
         if not 1 <= self.maple.depth <= self.backbone.layers:
-            raise ValueError(f"maple.depth = {self.maple.depth} must be between 1 and backbone.layers = "
-                             f"{self.backbone.layers}")
+            raise ValueError(f"maple.depth = {self.maple.depth} must be between 1 and "
+                             f"backbone.layers = {self.backbone.layers}")
         text_layers = self.toy_clip.text_layers if self.backbone.arch == "tiny-clip" else None
         if text_layers is not None and self.maple.depth > text_layers:  # MaPLe prompts both towers
             raise ValueError(f"maple.depth = {self.maple.depth} exceeds the tiny CLIP's text tower "
@@ -217,7 +217,8 @@ PROFILES: dict[str, Config] = {
                       cl_negatives="other_classes"),
         analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
-        toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=2, epochs=2, batch_size=64, warmup_steps=2),
+        toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=2, epochs=2, batch_size=64,
+                               warmup_steps=2),
     ),
     "toy": Config(
         profile="toy",
@@ -835,7 +836,7 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("fig09", "05_localization", "fig09_layers", "SAEs at four depths"),
     figure_entry("fig13", "05_localization", "fig13_text_latents", "text-in-image latents"),
     table_entry("extra_localization", "05_localization", "extra_localization_ap",
-                "localization of the toy world's planted concepts: patch AP of the SAE, its baselines and a probe",
+                "the toy world's planted concepts: patch AP of the SAE, its baselines and a probe",
                 toy_world_only=True),
 )
 

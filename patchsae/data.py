@@ -179,16 +179,21 @@ def _choice_of(key, stream: int, n: int) -> np.ndarray:
 RADIUS = {"small": (.17, .23), "large": (.26, .33), "second": (.10, .13)}
 
 
+def _radius(key: np.ndarray, stream: int, which: str) -> np.ndarray:
+    "Radii drawn uniformly in `RADIUS[which]`."
+    lo, hi = RADIUS[which]
+    return lo + (hi - lo) * _uniform(key, stream)
+
+
 def sample_attributes(key: np.ndarray, p_second: float = .3, p_word: float = .2,
                       style_probs: Sequence[float] = (.9, .1, 0.), shapes: int = len(SHAPES)) -> dict[str, np.ndarray]:
     "Random attributes for the images whose hash keys are `key` (N,); shapes are drawn from the first `shapes`."
     large = _uniform(key, 3) < .5
-    (s0, s1), (l0, l1) = RADIUS["small"], RADIUS["large"]
-    radius = np.where(large, l0 + (l1 - l0) * _uniform(key, 4), s0 + (s1 - s0) * _uniform(key, 4))
+    radius = np.where(large, _radius(key, 4, "large"), _radius(key, 4, "small"))
     margin = radius + .04
     cx, cy = margin + (1 - 2 * margin) * _uniform(key, 5), margin + (1 - 2 * margin) * _uniform(key, 6)
     # the second object sits in the quadrant diagonally opposite the main object, so the two rarely overlap
-    r2 = RADIUS["second"][0] + (RADIUS["second"][1] - RADIUS["second"][0]) * _uniform(key, 12)
+    r2 = _radius(key, 12, "second")
     cx2 = np.where(cx < .5, .62 + .2 * _uniform(key, 13), .18 + .2 * _uniform(key, 13))
     cy2 = np.where(cy < .5, .62 + .2 * _uniform(key, 14), .18 + .2 * _uniform(key, 14))
     style = np.searchsorted(np.cumsum(style_probs) / np.sum(style_probs), _uniform(key, 20), side="right")
@@ -266,7 +271,7 @@ _COMPASS = [(np.cos(a), np.sin(a)) for a in np.arange(8) * np.pi / 4]
 
 
 def _outline(shape, u: np.ndarray, v: np.ndarray, width: np.ndarray) -> np.ndarray:
-    "The band of each shape within `width` (N, radius units) of its border: the shape minus its erosion."
+    "The band of each shape within `width` (N, radius units) of a border: shape minus its erosion."
     w = width[:, None, None].astype(np.float32)
     eroded = np.ones(np.broadcast_shapes(u.shape, v.shape), bool)
     for du, dv in _COMPASS:  # erosion by a disk, sampled at 8 points of its rim
@@ -435,7 +440,7 @@ def task_attributes(task: ToyTask, seed: int, split: int, index: np.ndarray, lab
 
 def class_renders(task: ToyTask, n_shapes: int, draw: int, style: int, size: int, seed: int = 0
                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    "Every class of `task` rendered on one nuisance draw (position, size, background, ...) in `style`."
+    "Every class of `task` rendered on one nuisance draw (position, size, background) in `style`."
     labels = np.arange(len(task.classnames))
     a = task_attributes(task, seed, 0, np.full(len(labels), draw), labels, n_shapes)
     return render({**a, "style": np.full(len(labels), style)}, size)

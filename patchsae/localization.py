@@ -141,7 +141,7 @@ LOCALIZATION_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7)  # fractions of a late
 
 
 def word_box(word: Tensor) -> Tensor:
-    "The bounding box (n, H, W) of each image's word ink (n, H, W): the letters and the gaps between them."
+    "The bounding box (n, H, W) of each image's word ink (n, H, W): letters and the gaps between."
     def span(m):  # (n, L) -> (n, L): from the first to the last True
         i = torch.arange(m.shape[1])
         first = torch.where(m, i, m.shape[1]).amin(1, keepdim=True)
@@ -158,7 +158,8 @@ def concept_masks(ds: ToyImages, index) -> dict[str, Tensor]:
     family, family2 = a["shade"] // 2, a["shade2"] // 2
     objects = lambda first, other: (obj & has(first)) | (second & has(other))
     out = {}
-    for s in range(ds.n_shapes): out[f"shape: {SHAPES[s]}"] = objects(a["shape"] == s, a["shape2"] == s)
+    for s, name in enumerate(SHAPES[:ds.n_shapes]):
+        out[f"shape: {name}"] = objects(a["shape"] == s, a["shape2"] == s)
     for f, name in enumerate(FAMILIES): out[f"colour: {name}"] = objects(family == f, family2 == f)
     for t, name in enumerate(TEXTURES): out[f"texture: {name}"] = m["background"] & has(a["texture"] == t)
     box = word_box(m["word"])
@@ -181,14 +182,14 @@ def patch_coverage(masks: dict[str, Tensor], grid: int) -> Tensor:
 @torch.no_grad()
 def localization_data(backbone: ViTBackbone, ds: ToyImages, layer: int, batch_size: int = 256
                       ) -> dict:
-    "The stream at `layer` and concept coverage of every image of a toy dataset, for many SAEs."
+    "The stream at `layer` and concept coverage of every image of toy dataset `ds`, for many SAEs."
     chunks = []
     for c in torch.split(torch.arange(len(ds)), batch_size):
         z = backbone.residual(ds.get_batch(c)[0].to(backbone.device), layer).float()
         grid = patch_grid(backbone, z.shape[1])
         chunks.append((z, patch_coverage(concept_masks(ds, c), grid)))
     return {"chunks": chunks, "concepts": list(concept_masks(ds, torch.arange(1))), "grid": grid,
-            "size": ds.image_size}
+            "size": ds.image_size, "images": ds}
 
 
 @torch.no_grad()
@@ -250,11 +251,9 @@ def random_sae_like(sae: PatchSAE, seed: int = 0) -> PatchSAE:
     return out.eval()
 
 
-def localization_table(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages,
-                       layer: int, batch_size: int = 256, seed: int = 0) -> pd.DataFrame:
-    "The protocol above: per concept, the trained and the untrained SAE's best latent (chosen on `select`) on `test`."
-    check_disjoint(select, test)
-    sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
+def localization_table(sae: PatchSAE, sel: dict, tst: dict, seed: int = 0) -> pd.DataFrame:
+    "Per concept, the trained and untrained SAE's best latent chosen on `sel`, scored on `tst`."
+    check_disjoint(sel["images"], tst["images"])  # both from `localization_data`
     runs = {}
     for name, model in (("trained", sae), ("random", random_sae_like(sae, seed))):
         on_select = concept_localization(model, sel)
@@ -360,7 +359,7 @@ def detector_choices(val: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) ->
     ap_val = average_precision(sv, yv)  # (S, C)
     best = ap_val.argmax(0)
     groups = [greedy_group(sv, yv[:, c], ap_val[:, c]) for c in range(yv.shape[1])]
-    return {"ap_val": ap_val, "latent": best, "ap1": group_ap(st, yt, [[int(b)] for b in best]),
+    return {"ap_val": ap_val, "ap1": group_ap(st, yt, [[int(b)] for b in best]),
             "groups": groups, "ap": group_ap(st, yt, groups)}
 
 
@@ -368,17 +367,16 @@ def _kind(concept: str) -> str: return concept.split(": ")[0]
 
 
 @torch.no_grad()
-def localization_ap(backbone: ViTBackbone, sae: PatchSAE, select: ToyImages, test: ToyImages,
-                    layer: int, batch_size: int = 256, seed: int = 0
+def localization_ap(sae: PatchSAE, sel: dict, tst: dict, seed: int = 0
                     ) -> tuple[pd.DataFrame, Tensor]:
-    "The AP protocol per concept (SAE, baselines, probe), and the SAE's val AP (S, C)."
-    check_disjoint(select, test)
-    sel, tst = (localization_data(backbone, ds, layer, batch_size) for ds in (select, test))
+    "The AP protocol per concept (SAE, baselines, probe) on two `localization_data`; SAE's val AP."
+    check_disjoint(sel["images"], tst["images"])
     (zv, yv), (zt, yt) = patch_rows(sel), patch_rows(tst)
     random = random_sae_like(sae, seed)
     scorers = {"SAE": sae.encode, "random": random.encode, "neuron": neuron_scores}
     runs = {name: detector_choices((f(zv), yv), (f(zt), yt)) for name, f in scorers.items()}
-    probe_ap = average_precision(linear_probe(zv, yv)(zt), yt).diagonal()
+    probe = linear_probe(zv, yv)(zt)  # column c: the probe of concept c
+    probe_ap = group_ap(probe, yt, [[c] for c in range(yt.shape[1])])
     table = pd.DataFrame({"concept": sel["concepts"], "kind": [_kind(c) for c in sel["concepts"]],
                           "test positives": yt.sum(0).tolist(),
                           "prevalence": yt.float().mean(0).tolist()})

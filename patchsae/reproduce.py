@@ -90,7 +90,7 @@ def check_parameters(notebook: str, declared: Mapping[str, Any], given: Mapping[
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-# ipykernel warns on every start that its local TCP sockets are unencrypted; its log level silences it
+# ipykernel warns on every start that its local sockets are unencrypted; its log level silences it
 _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
@@ -149,7 +149,8 @@ def absolute_path(value: str) -> str:
 def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
               out: Path | str | None = None, cache: Path | str | None = None, params: Mapping[str, Any] | None = None,
               overrides: Mapping[str, Any] | None = None, nbs_dir: Path | str | None = None,
-              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False, echo: bool = False,
+              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False,
+              echo: bool = False,
               log: Callable[[str], Any] = print) -> dict:
     "Execute the section notebooks for `profile`; return the summary (also written to runs/<profile>/summary.json)."
     toy_world = in_toy_world(get_config(profile, overrides))  # a bad profile or override fails here

@@ -10,7 +10,7 @@ from conftest import PYTHON, ROOT
 
 from patchsae.core import ArtifactStore, get_config, project_root
 from patchsae.data import load_dataset
-from patchsae.localization import localization_ap
+from patchsae.localization import localization_ap, localization_data
 from patchsae.models import load_backbone
 from patchsae.sae import trained_sae
 
@@ -55,8 +55,9 @@ def test_toy_sae_finds_the_planted_concepts():
     store = ArtifactStore(project_root() / "runs" / "cache")
     backbone = load_backbone(cfg, store)  # trains the tiny CLIP unless runs/cache already has it
     sae, _ = trained_sae(cfg, store, backbone, progress=False)
-    val, test = (load_dataset(cfg, "toy_imagenet", s).subset(torch.arange(1000)) for s in ("val", "test"))
-    loc, ap_val = localization_ap(backbone, sae, val, test, cfg.backbone.hook_layer, 256, cfg.seed)  # as in nbs/05
+    val, test = (localization_data(backbone, load_dataset(cfg, "toy_imagenet", s).subset(torch.arange(1000)),
+                                   cfg.backbone.hook_layer, 256) for s in ("val", "test"))
+    loc, ap_val = localization_ap(sae, val, test, cfg.seed)  # as in nbs/05
     kind = loc.groupby("kind")[["SAE: AP", "random: AP", "neuron: AP", "probe: AP"]].mean()
     # measured 1.95x on words; shape, colour, texture and class fall short on toy world v2 (nbs/05)
     better = kind.loc["word", ["random: AP", "neuron: AP"]].max()

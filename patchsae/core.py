@@ -501,6 +501,11 @@ ARTIFACT_KEYS: dict[str, ArtifactKey] = {
         ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.topk",
          "analysis.random_seeds", "analysis.selection_split", "analysis.eval_split",
          "analysis.error_term", "maple.*")),
+    "masking": ArtifactKey(
+        ("backbone", "sae", "statistics", "data"), ("task", "label_space", "selections", "splice_prompts"),
+        ("data.batch_size", "backbone.hook_layer", "analysis.topk", "analysis.random_seeds",
+         "analysis.error_term", "analysis.selection_split", "analysis.eval_split"),
+        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "maple.*")),
 }
 
 # %% ../nbs/00_core.ipynb #52863794
@@ -838,6 +843,12 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     table_entry("extra_localization", "05_localization", "extra_localization_ap",
                 "the toy world's planted concepts: patch AP of the SAE, its baselines and a probe",
                 toy_world_only=True),
+    figure_entry("fig05b", "06_masking", "fig05b_masking",
+                 "zero-shot accuracy with the top-k latents on or off: class, dataset, random"),
+    table_entry("extra_masking_sweep", "06_masking", "extra_masking_sweep",
+                "the numbers of Fig 5b: accuracy and standard error per selection, mode and k"),
+    figure_entry("extra_masking_tasks", "06_masking", "extra_masking_tasks",
+                 "each task's class-level masking curves, base and novel classes"),
 )
 
 

@@ -27,9 +27,9 @@ from .sae import (ActivationSource, PatchSAE, pretraining_activations, sae_finge
                           stats_image_ids)
 
 # %% auto #0
-__all__ = ['FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images', 'LatentStats',
-           'latent_statistics', 'token_slice', 'activation_batches', 'dataset_statistics', 'plot_statistics',
-           'dataset_images', 'plot_reference_images']
+__all__ = ['FIXED_POINT', 'STREAM_FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images',
+           'LatentStats', 'latent_statistics', 'token_slice', 'activation_batches', 'dataset_statistics',
+           'plot_statistics', 'dataset_images', 'plot_reference_images']
 
 # %% ../nbs/04_statistics.ipynb #bf0989da
 class ImageActivations(NamedTuple):
@@ -61,7 +61,8 @@ def encode_images(sae: PatchSAE, z: Tensor, tau: float = 0.2, chunk_bytes: int |
 # %% ../nbs/04_statistics.ipynb #513c2ff9
 FIXED_POINT = 2.0 ** -32  # unit of the integer sums of mean_act (exact in any order)
 _ID_LIMIT = 2 ** 31  # image ids must fit in the low half of a top-k key
-STATS_VERSION = 1  # bump when a change here changes what a statistics artifact holds
+STREAM_FIXED_POINT = 2.0 ** -24  # unit of the stream sums: |z| ≤ 500 over 10M images fits int64
+STATS_VERSION = 2  # bump when a change here changes what a statistics artifact holds
 
 
 def _fixed(x: Tensor) -> Tensor:
@@ -84,11 +85,16 @@ class LatentStats:
     class_counts: Tensor  # (C, S) int64: a_c (Eq. 5)
     top_keys: Tensor  # (k, S) int64, descending; -1: no image yet
     top_labels: Tensor  # (k, S) int64 class of each top-k image; -1: none
+    # (D,) int64: sum over images of the image's mean stream vector, in units of STREAM_FIXED_POINT;
+    # with act_sum it gives the mean reconstruction error of top-k masking (§4.1, nbs/06)
+    stream_sum: Tensor
 
     @classmethod
-    def empty(cls, d_sae: int, n_classes: int, k: int = 10, tau: float = 0.2, device="cpu") -> "LatentStats":
+    def empty(cls, d_sae: int, n_classes: int, k: int = 10, tau: float = 0.2, device="cpu",
+              d_in: int = 0) -> "LatentStats":
         z = lambda *shape, fill=0: torch.full(shape, fill, dtype=torch.long, device=device)
-        return cls(0, tau, z(d_sae), z(d_sae), z(n_classes, d_sae), z(k, d_sae, fill=-1), z(k, d_sae, fill=-1))
+        return cls(0, tau, z(d_sae), z(d_sae), z(n_classes, d_sae), z(k, d_sae, fill=-1),
+                   z(k, d_sae, fill=-1), z(d_in))
 
     @property
     def d_sae(self) -> int: return self.fired.shape[0]
@@ -100,7 +106,8 @@ class LatentStats:
     def nbytes(self) -> int: return sum(t.numel() * t.element_size() for t in self.tensors().values())
 
     def tensors(self) -> dict[str, Tensor]:
-        return {n: getattr(self, n) for n in ("fired", "act_sum", "class_counts", "top_keys", "top_labels")}
+        names = ("fired", "act_sum", "class_counts", "top_keys", "top_labels", "stream_sum")
+        return {n: getattr(self, n) for n in names}
 
     def _push(self, keys: Tensor, labels: Tensor):
         "Merge candidate keys (m, S) with their labels (m, S) into the top-k."
@@ -108,8 +115,12 @@ class LatentStats:
         self.top_keys, pos = cand.topk(self.k, dim=0)  # the keys are unique, so the result is too
         self.top_labels = lab.gather(0, pos)
 
-    def update(self, acts: ImageActivations, labels: Tensor, ids: Tensor) -> "LatentStats":
-        "Add a batch of images: their image-level activations, class labels (B,) and dataset indices (B,)."
+    def update(self, acts: ImageActivations, labels: Tensor, ids: Tensor,
+               stream_mean: Tensor | None = None) -> "LatentStats":
+        "Add a batch: image-level activations, labels (B,), dataset indices (B,), mean streams (B, D)."
+        if (stream_mean is None) != (self.stream_sum.numel() == 0):
+            raise ValueError(f"these statistics sum streams of width {self.stream_sum.numel()}: pass "
+                             f"each image's mean stream (B, D) exactly when that width is not 0")
         if len(ids) and (ids.min() < 0 or ids.max() >= _ID_LIMIT):
             raise ValueError(f"image ids must lie in 0..{_ID_LIMIT - 1}")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
@@ -122,16 +133,20 @@ class LatentStats:
             raise OverflowError("the sum of mean activations overflows its fixed-point accumulator; activations this "
                                 "large (> 1e6 on many images) do not come from a trained SAE")
         self.class_counts.index_add_(0, labels, acts.count_act)
+        if stream_mean is not None:
+            self.stream_sum += torch.round(stream_mean.double() / STREAM_FIXED_POINT).long().sum(0)
         self._push(_top_keys(acts.mean_act, ids), labels[:, None].expand(-1, self.d_sae))
         return self
 
     def merge(self, other: "LatentStats") -> "LatentStats":
         "The statistics of the union of two disjoint sets of images, exactly as one pass over both would give."
-        if (self.tau, self.k, self.n_classes, self.d_sae) != (other.tau, other.k, other.n_classes, other.d_sae):
-            raise ValueError("only statistics with the same tau, k, classes and SAE width can be merged")
+        shape = lambda s: (s.tau, s.k, s.n_classes, s.d_sae, s.stream_sum.numel())
+        if shape(self) != shape(other):
+            raise ValueError("only statistics with the same tau, k, classes and SAE widths can be merged")
         out = LatentStats(self.n_images + other.n_images, self.tau, self.fired + other.fired,
                           self.act_sum + other.act_sum, self.class_counts + other.class_counts,
-                          self.top_keys.clone(), self.top_labels.clone())
+                          self.top_keys.clone(), self.top_labels.clone(),
+                          self.stream_sum + other.stream_sum)
         out._push(other.top_keys, other.top_labels)
         return out
 
@@ -228,10 +243,11 @@ def latent_statistics(sae: PatchSAE, batches: Iterable[tuple[Tensor, Tensor, Ten
                       tau: float = 0.2, chunk_bytes: int | None = None) -> LatentStats:
     "Every statistic of §3.2 and the counts of Eq. 4-5, in one pass over (stream, labels, ids) batches."
     device = sae.W_enc.device
-    stats = LatentStats.empty(sae.d_sae, n_classes, k, tau, device)
+    stats = LatentStats.empty(sae.d_sae, n_classes, k, tau, device, d_in=sae.d_in)
     for z, labels, ids in batches:
-        acts = encode_images(sae, z.to(device, torch.float32), tau, chunk_bytes)
-        stats.update(acts, labels.to(device), ids.to(device))
+        z = z.to(device, torch.float32)
+        acts = encode_images(sae, z, tau, chunk_bytes)
+        stats.update(acts, labels.to(device), ids.to(device), z.mean(1))
     return stats
 
 

@@ -26,6 +26,7 @@ from patchsae.core import (ARTIFACT_KEYS, ArtifactStore, config_keys, flat_confi
 from patchsae.models import Backbone, ToyTokenizer, load_backbone, tiny_clip_model
 from patchsae.sae import (PatchSAE, activation_cache, pretraining_data, pretraining_source,
                           profile_sae, save_sae, trained_sae, training_spec)
+from patchsae.masking import masking_results
 from patchsae.statistics import dataset_statistics
 
 PROFILE = "smoke"
@@ -95,7 +96,10 @@ def run_chain(cfg, store: RecordingStore, backbone=None) -> dict[str, str | None
     trained_sae(cfg, store, bb, progress=False, log=None)
     sae, _ = profile_sae(cfg, store, bb, progress=False, log=None)
     dataset_statistics(cfg, store, bb, sae, progress=False)
-    return {name: store.fetched.get(name) for name in ARTIFACT_KEYS}
+    keys = dict(store.fetched)  # masking fetches the statistics of analysis.selection_split too
+    masking_results(cfg, store, bb, sae, progress=False)
+    keys["masking"] = store.fetched.get("masking")
+    return {name: keys.get(name) for name in ARTIFACT_KEYS}
 
 
 def content(folder: Path) -> dict[str, bytes]:

@@ -27,7 +27,7 @@ from .core import (ArtifactStore, Config, PALETTE, artifact_spec, fingerprint,
                            load_tensors, save_tensors, write_json)
 from .data import (LabelledImages, base_novel_classes, check_disjoint, iter_batches,
                            load_dataset, task_templates)
-from .models import Backbone, Replace, ViTBackbone, zero_shot_classifier
+from .models import Backbone, Replace, ViTBackbone, predict, zero_shot_classifier
 from .sae import PatchSAE, sae_fingerprint
 from .statistics import FIXED_POINT, STREAM_FIXED_POINT, LatentStats, dataset_statistics
 
@@ -146,7 +146,7 @@ def masked_splice(sae: PatchSAE, ranking: Tensor, setting: MaskSetting, error: s
 # %% ../nbs/06_masking.ipynb #m0000250
 def cls_attention(attn: nn.MultiheadAttention, y: Tensor) -> Tensor:
     "Attention (B, 1, D) of y's first token over all of y (B, T, D), projecting no key or value."
-    B, T, D = y.shape
+    B, _, D = y.shape
     H = attn.num_heads
     w_q, w_k, w_v = attn.in_proj_weight.split(D)
     b_q, _, b_v = attn.in_proj_bias.split(D) if attn.in_proj_bias is not None else (None,) * 3
@@ -181,8 +181,10 @@ def cls_block(self: Backbone, i: int, x: Tensor) -> Tensor:
     b = self.blocks[i]
     attn = getattr(b, "attn", None)
     plain = (isinstance(attn, nn.MultiheadAttention) and attn._qkv_same_embed_dim
-             and attn.bias_k is None and hasattr(b, "ln_1") and not hasattr(b, "ln_1_kv"))
-    if not plain: return self.block(i, x)[:, :1]
+             and attn.bias_k is None and not attn.add_zero_attn and hasattr(b, "ln_1")
+             and not hasattr(b, "ln_1_kv"))
+    # a subclass whose `block` does more (MaPLe rewrites prompt tokens at a block's input) keeps it
+    if not plain or type(self).block is not Backbone.block: return self.block(i, x)[:, :1]
     c = x[:, :1] + b.ls_1(cls_attention(attn, b.ln_1(x)))
     return c + b.ls_2(b.mlp(b.ln_2(c)))
 
@@ -207,16 +209,16 @@ class HookLatents(NamedTuple):
     full: Tensor  # (B, T', D) their full reconstruction f W_D + b_dec
 
 
-# below this share of active latents, a sparse (CSR) product decodes faster than the dense one:
-# 0.15 s against 0.58 s at the paper's shape (0.23 % active), 0.08 s against 0.03 s on toy (7.8 %)
+# below this share of active latents, a sparse (CSR) product decodes faster than the dense one on
+# the CPU: 0.15 s against 0.58 s at the paper's shape (0.23 % active), 0.08 s against 0.03 s on toy
+# (7.8 %). Unmeasured on GPUs, which take the dense product.
 SPARSE_DECODE_DENSITY = 0.01
 
 
 @torch.no_grad()
 def full_reconstruction(sae: PatchSAE, f: Tensor) -> Tensor:
     "f W_D + b_dec, (B, T, D), through a sparse product when few latents are active."
-    sparse_ok = f.device.type in ("cpu", "cuda")
-    if not sparse_ok or torch.count_nonzero(f) > SPARSE_DECODE_DENSITY * f.numel():
+    if f.device.type != "cpu" or torch.count_nonzero(f) > SPARSE_DECODE_DENSITY * f.numel():
         return sae.decode(f)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "sparse CSR tensor support is in beta"
@@ -306,7 +308,8 @@ def masked_predictions(backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
     device = sae.W_dec.device
     groups: dict[tuple[str, int], list] = {}  # settings that share a ranking
     for j, s in enumerate(settings): groups.setdefault((s.selection, s.seed), []).append((j, s))
-    ranks = {g: selection_ranking(rankings, *g).to(device) for g in groups}
+    deepest = max([s.k for s in settings if s.k < sae.d_sae], default=0)  # only these ranks are read
+    ranks = {g: selection_ranking(rankings, *g)[..., :deepest].to(device) for g in groups}
     read, mean = backbone.image_tokens(splice_prompts), rankings.mean_error.to(device)
     classify = lambda z: backbone.logits(backbone.encode_from(z, layer), classifier).argmax(-1)
     preds, original = torch.empty(len(settings), len(ds), dtype=torch.long), []
@@ -330,7 +333,6 @@ def naive_predictions(backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
                       settings: Sequence[MaskSetting], error: str = "mean",
                       batch_size: int = 128, splice_prompts: bool = False) -> Tensor:
     "The definition: one full forward per setting with `masked_splice` (for tests and benchmarks)."
-    from patchsae.models import predict
     read = backbone.image_tokens(splice_prompts)
     out = []
     for s in settings:
@@ -365,7 +367,11 @@ def sweep_accuracy(table: pd.DataFrame) -> pd.DataFrame:
     p = per_seed["correct"] / per_seed["n"]
     per_seed["accuracy"] = 100 * p
     per_seed["se"] = 100 * np.sqrt(p * (1 - p) / per_seed["n"])
-    return per_seed.groupby(keys, sort=False)[["accuracy", "se", "n"]].mean().reset_index()
+    grouped = per_seed.groupby(keys, sort=False)
+    out = grouped[["accuracy", "se", "n"]].mean()
+    between = grouped["accuracy"].std(ddof=1) / np.sqrt(grouped.size())  # NaN for one seed
+    out["se"] = np.fmax(out["se"], between)
+    return out.reset_index()
 
 # %% ../nbs/06_masking.ipynb #m0000440
 MASKING_VERSION = 1  # bump when a change here changes what a masking artifact holds
@@ -396,8 +402,13 @@ def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sa
     select = load_dataset(cfg, task, a.selection_split)
     evaluate = load_dataset(cfg, task, a.eval_split, which)
     check_disjoint(select, evaluate)
-    stats = dataset_statistics(cfg, store, backbone, sae, task, a.selection_split, device=device,
-                               progress=progress)
+    if backbone.n_prompt_tokens and splice_prompts != a.include_prompt_tokens:
+        raise ValueError(f"splice_prompts = {splice_prompts} but analysis.include_prompt_tokens = "
+                         f"{a.include_prompt_tokens}: the rankings and the mean error would come from "
+                         f"other tokens than those spliced; set both alike")
+    # the tokens spliced: every image token, whichever tokens the SAE was trained on
+    stats = dataset_statistics(cfg, store, backbone, sae, task, a.selection_split, tokens="all",
+                               device=device, progress=progress)
     classes = base_novel_classes(len(select.classnames))[which]
     settings = sweep_settings(a.topk, sae.d_sae, selections, a.random_seeds)
     inputs = {"backbone": backbone.spec, "sae": sae_fingerprint(sae),
@@ -423,7 +434,7 @@ def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sa
     return _load_masking(store.fetch("masking", spec, compute, version=MASKING_VERSION))
 
 # %% ../nbs/06_masking.ipynb #m0000480
-MODE_STYLE = {"on": "-", "off": "--"}
+MODE_STYLE = {"on": ("-", "o"), "off": (":", "s")}  # line and marker; dashed is the original's
 
 
 def k_label(k: int, d_sae: int) -> str:
@@ -439,10 +450,11 @@ def plot_masking(ax: plt.Axes, accuracy: pd.DataFrame, original: float, chance: 
     colours = dict(zip(SELECTIONS, sns.color_palette(PALETTE, len(SELECTIONS))))
     for (sel, mode), g in accuracy.groupby(["selection", "mode"], sort=False):
         g = g.sort_values("k")
-        ax.plot([pos[k] for k in g["k"]], g["accuracy"], MODE_STYLE[mode], marker="o", ms=3,
+        line, marker = MODE_STYLE[mode]
+        ax.plot([pos[k] for k in g["k"]], g["accuracy"], ls=line, marker=marker, ms=3, lw=1.5,
                 color=colours[sel], label=f"{mode} top-k, {sel}")
     ax.axhline(original, color="k", ls="--", lw=1, label="original")
-    ax.axhline(chance, color="0.5", ls=":", lw=1, label="chance")
+    ax.axhline(chance, color="0.5", ls="-.", lw=1, label="chance")
     ax.set_xticks(range(len(ks)), [k_label(k, d_sae) for k in ks], rotation=45)
     ax.set(xlabel="k", ylabel="top-1 accuracy (%)", ylim=(-2, 102), title=title)
     if legend: ax.legend(fontsize=7, frameon=False)

@@ -135,6 +135,9 @@ class LatentStats:
         self.class_counts.index_add_(0, labels, acts.count_act)
         if stream_mean is not None:
             self.stream_sum += torch.round(stream_mean.double() / STREAM_FIXED_POINT).long().sum(0)
+            if self.stream_sum.abs().max() >= 2 ** 62:
+                raise OverflowError("the stream sum overflows its fixed-point accumulator: mean stream "
+                                    "values this large (> 1e5 over many images) are not a residual stream")
         self._push(_top_keys(acts.mean_act, ids), labels[:, None].expand(-1, self.d_sae))
         return self
 

@@ -1,4 +1,4 @@
-"Top-k latent masking (nbs/06): §4.1's finding on the toy profile, and the paper profile on fake data."
+"Top-k latent masking (nbs/06): §4.1's finding on toy, and the paper profile on fake data."
 import pytest
 
 from conftest import cli
@@ -15,9 +15,10 @@ FINDING_KS = (10, 100)
 # trains the tiny CLIP (~10.5 min on 2 cores) and the toy SAE when runs/cache lacks them
 @pytest.mark.timeout(1800)
 def test_toy_class_level_latents_carry_the_class():
-    """§4.1 on toy: at k = 10 and 100, switching off a class's top-k latents lowers accuracy below switching
-    off as many random or dataset-level latents, and switching on only them beats as many random ones, each
-    by at least FINDING_SE = 2 standard errors of the difference of the two accuracies (2,000 test images)."""
+    """§4.1 on toy: at k = 10 and 100, switching off a class's top-k latents lowers accuracy below
+    switching off as many random or dataset-level latents, and switching on only them beats as many
+    random ones, each by at least FINDING_SE = 2 standard errors of the difference of the two
+    accuracies (2,000 test images)."""
     cfg = get_config("toy")
     store = ArtifactStore(project_root() / "runs" / "cache")
     backbone = load_backbone(cfg, store)
@@ -34,14 +35,16 @@ def test_paper_profile_masking_on_fake_data(tmp_path):
     for task in ("eurosat", "dtd"):
         make_fake_task(root, task, n_classes=4, per_split=(2, 1, 2), size=16)
     sets = ["backbone.pretrained=random", "data.tasks=['eurosat','dtd']", "data.batch_size=8",
-            "sae.train_images=4", "sae.batch_images=2", "sae.eval_images=4", "sae.checkpoint_every=2"]
+            "sae.train_images=4", "sae.batch_images=2", "sae.eval_images=4",
+            "sae.checkpoint_every=2"]
     r = cli("--profile", "paper", "--only", "06", "--out", tmp_path, "--cache", tmp_path / "cache",
             "--data-root", root, *[a for s in sets for a in ("--set", s)], timeout=900)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     metrics = read_metrics(tmp_path / "runs/paper/metrics.json")
     for k in ("masking.original_top1", "masking.on_all_top1", "masking.on_all_token_top1",
-              "masking.off_all_top1", "masking.on_top10.class_top1", "masking.off_top100.random_top1",
-              "masking.dtd.base.clip.on_top10_top1", "masking.dtd.novel.clip.original_top1"):
+              "masking.off_all_top1", "masking.on_top10.class_top1",
+              "masking.off_top100.random_top1", "masking.dtd.base.clip.on_top10_top1",
+              "masking.dtd.novel.clip.original_top1"):
         assert k in metrics, k
     assert metrics["masking.chance_top1"] == 25.0
     assert metrics["masking.on_all_token_top1"] == metrics["masking.original_top1"]

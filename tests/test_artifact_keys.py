@@ -24,8 +24,8 @@ from conftest import ROOT
 from patchsae.core import (ARTIFACT_KEYS, ArtifactStore, config_keys, flat_config, get_config,
                            key_fields)
 from patchsae.models import Backbone, ToyTokenizer, load_backbone, tiny_clip_model
-from patchsae.sae import (PatchSAE, activation_cache, pretraining_data, pretraining_source,
-                          profile_sae, save_sae, trained_sae, training_spec)
+from patchsae.sae import (PatchSAE, activation_cache, cached_layers, pretraining_data,
+                          pretraining_source, profile_sae, save_sae, trained_sae, training_spec)
 from patchsae.masking import masking_results
 from patchsae.statistics import dataset_statistics
 
@@ -91,8 +91,8 @@ def run_chain(cfg, store: RecordingStore, backbone=None) -> dict[str, str | None
     bb = backbone if backbone is not None else load_backbone(cfg, store)
     # the cache and the trained SAE are fetched even where the profile does without them (the SAE
     # streams, or sae.weights names another SAE), so their keys are always compared
-    activation_cache(bb, pretraining_data(cfg, "train"), [cfg.backbone.hook_layer], store,
-                     cfg.data.batch_size, progress=False)
+    activation_cache(bb, pretraining_data(cfg, "train"), cached_layers(cfg, cfg.backbone.hook_layer),
+                     store, cfg.data.batch_size, progress=False)
     trained_sae(cfg, store, bb, progress=False, log=None)
     sae, _ = profile_sae(cfg, store, bb, progress=False, log=None)
     dataset_statistics(cfg, store, bb, sae, progress=False)

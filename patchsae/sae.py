@@ -551,9 +551,10 @@ def clip_loss(backbone: ViTBackbone, ds: LabelledImages, layer: int | None = Non
 
 # %% ../nbs/03_training.ipynb #pd000001
 def probe_depths(cfg: Config) -> list[int]:
-    "Four hook depths (0-based): the paper's layers 2, 5, 8, 11 on ViT-B/16; spread over the blocks of smaller ViTs."
+    "Four hook depths (0-based): the paper's layers 2, 5, 8, 11 on ViT-B/16; spread over smaller ViTs."
     h, L = cfg.backbone.hook_layer, cfg.backbone.layers
-    return [h - 9, h - 6, h - 3, h] if h >= 9 else [int(d) for d in np.unique(np.linspace(0, L - 1, 4).round())]
+    if h >= 9: return [h - 9, h - 6, h - 3, h]
+    return [int(d) for d in np.unique(np.linspace(0, L - 1, 4).round())]
 
 
 def cached_layers(cfg: Config, layer: int) -> list[int]:

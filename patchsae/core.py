@@ -502,7 +502,8 @@ ARTIFACT_KEYS: dict[str, ArtifactKey] = {
          "analysis.random_seeds", "analysis.selection_split", "analysis.eval_split",
          "analysis.error_term", "maple.*")),
     "masking": ArtifactKey(
-        ("backbone", "sae", "statistics", "data"), ("task", "label_space", "selections", "splice_prompts"),
+        ("backbone", "sae", "statistics", "data"),
+        ("task", "label_space", "selections", "splice_prompts"),
         ("data.batch_size", "backbone.hook_layer", "analysis.topk", "analysis.random_seeds",
          "analysis.error_term", "analysis.selection_split", "analysis.eval_split"),
         ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "maple.*")),

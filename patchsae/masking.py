@@ -308,7 +308,8 @@ def masked_predictions(backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages,
     device = sae.W_dec.device
     groups: dict[tuple[str, int], list] = {}  # settings that share a ranking
     for j, s in enumerate(settings): groups.setdefault((s.selection, s.seed), []).append((j, s))
-    deepest = max([s.k for s in settings if s.k < sae.d_sae], default=0)  # only these ranks are read
+    # only the ranks up to the largest k are read
+    deepest = max([s.k for s in settings if s.k < sae.d_sae], default=0)
     ranks = {g: selection_ranking(rankings, *g)[..., :deepest].to(device) for g in groups}
     read, mean = backbone.image_tokens(splice_prompts), rankings.mean_error.to(device)
     classify = lambda z: backbone.logits(backbone.encode_from(z, layer), classifier).argmax(-1)
@@ -403,9 +404,9 @@ def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sa
     evaluate = load_dataset(cfg, task, a.eval_split, which)
     check_disjoint(select, evaluate)
     if backbone.n_prompt_tokens and splice_prompts != a.include_prompt_tokens:
-        raise ValueError(f"splice_prompts = {splice_prompts} but analysis.include_prompt_tokens = "
-                         f"{a.include_prompt_tokens}: the rankings and the mean error would come from "
-                         f"other tokens than those spliced; set both alike")
+        raise ValueError(f"splice_prompts = {splice_prompts} but analysis.include_prompt_tokens "
+                         f"= {a.include_prompt_tokens}: the rankings and the mean error would "
+                         f"come from other tokens than those spliced; set both alike")
     # the tokens spliced: every image token, whichever tokens the SAE was trained on
     stats = dataset_statistics(cfg, store, backbone, sae, task, a.selection_split, tokens="all",
                                device=device, progress=progress)

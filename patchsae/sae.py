@@ -551,7 +551,7 @@ def clip_loss(backbone: ViTBackbone, ds: LabelledImages, layer: int | None = Non
 
 # %% ../nbs/03_training.ipynb #pd000001
 def probe_depths(cfg: Config) -> list[int]:
-    "Four hook depths (0-based): the paper's layers 2, 5, 8, 11 on ViT-B/16; spread over smaller ViTs."
+    "Four hook depths (0-based): the paper's layers 2, 5, 8, 11 on ViT-B/16, spread on small ViTs."
     h, L = cfg.backbone.hook_layer, cfg.backbone.layers
     if h >= 9: return [h - 9, h - 6, h - 3, h]
     return [int(d) for d in np.unique(np.linspace(0, L - 1, 4).round())]
@@ -559,7 +559,7 @@ def probe_depths(cfg: Config) -> list[int]:
 
 def cached_layers(cfg: Config, layer: int) -> list[int]:
     "The layers of one pass of the pretraining-set cache: `layer` and Table 2's depths."
-    return sorted({layer, *probe_depths(cfg)})  # on toy, 38 s less than a pass per layer
+    return sorted({layer, *probe_depths(cfg)})  # one pass instead of one per layer
 
 # %% ../nbs/03_training.ipynb #8e7067b0
 def save_sae(sae: PatchSAE, folder: Path | str, spec: dict | None = None) -> Path:
@@ -605,7 +605,7 @@ def pretraining_data(cfg: Config, split: str = "train") -> LabelledImages:
 
 def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, layer: int,
                             device: str | torch.device = "cpu", progress: bool = True) -> np.ndarray | None:
-    "The fp16 activation cache of the pretraining set at `layer` if `sae.cache_activations`, else None."
+    "The pretraining set's fp16 activation cache at `layer` if `sae.cache_activations`, else None."
     if not cfg.sae.cache_activations: return None
     ds = pretraining_data(cfg, "train")
     caches = activation_cache(backbone, ds, cached_layers(cfg, layer), store, cfg.data.batch_size,

@@ -117,10 +117,11 @@ class LatentStats:
 
     def update(self, acts: ImageActivations, labels: Tensor, ids: Tensor,
                stream_mean: Tensor | None = None) -> "LatentStats":
-        "Add a batch: image-level activations, labels (B,), dataset indices (B,), mean streams (B, D)."
+        "Add a batch: image-level activations, labels (B,), dataset ids (B,), mean streams (B, D)."
         if (stream_mean is None) != (self.stream_sum.numel() == 0):
-            raise ValueError(f"these statistics sum streams of width {self.stream_sum.numel()}: pass "
-                             f"each image's mean stream (B, D) exactly when that width is not 0")
+            width = self.stream_sum.numel()
+            raise ValueError(f"these statistics sum streams of width {width}: pass each image's "
+                             f"mean stream (B, D) exactly when that width is not 0")
         if len(ids) and (ids.min() < 0 or ids.max() >= _ID_LIMIT):
             raise ValueError(f"image ids must lie in 0..{_ID_LIMIT - 1}")
         if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
@@ -136,8 +137,9 @@ class LatentStats:
         if stream_mean is not None:
             self.stream_sum += torch.round(stream_mean.double() / STREAM_FIXED_POINT).long().sum(0)
             if self.stream_sum.abs().max() >= 2 ** 62:
-                raise OverflowError("the stream sum overflows its fixed-point accumulator: mean stream "
-                                    "values this large (> 1e5 over many images) are not a residual stream")
+                raise OverflowError("the stream sum overflows its fixed-point accumulator: mean "
+                                    "stream values this large (> 1e5 over many images) are not a "
+                                    "residual stream")
         self._push(_top_keys(acts.mean_act, ids), labels[:, None].expand(-1, self.d_sae))
         return self
 
@@ -145,7 +147,8 @@ class LatentStats:
         "The statistics of the union of two disjoint sets of images, exactly as one pass over both would give."
         shape = lambda s: (s.tau, s.k, s.n_classes, s.d_sae, s.stream_sum.numel())
         if shape(self) != shape(other):
-            raise ValueError("only statistics with the same tau, k, classes and SAE widths can be merged")
+            raise ValueError("only statistics with the same tau, k, classes and SAE widths can "
+                             "be merged")
         out = LatentStats(self.n_images + other.n_images, self.tau, self.fired + other.fired,
                           self.act_sum + other.act_sum, self.class_counts + other.class_counts,
                           self.top_keys.clone(), self.top_labels.clone(),

@@ -12,7 +12,7 @@ from patchsae.sae import trained_sae
 FINDING_KS = (10, 100)
 
 
-# trains the tiny CLIP (~10.5 min on 2 cores) and the toy SAE when runs/cache lacks them
+# trains the tiny CLIP (~7 min on 2 cores) and the toy SAE when runs/cache lacks them
 @pytest.mark.timeout(1800)
 def test_toy_class_level_latents_carry_the_class():
     """§4.1 on toy: at k = 10 and 100, switching off a class's top-k latents lowers accuracy below

@@ -46,7 +46,7 @@ def test_statistics_peak_memory_does_not_grow_with_images():
     assert large - small < 40_000, f"peak RSS grew by {(large - small) / 1024:.0f} MB from 2,000 to 20,000 images"
 
 
-# trains the tiny CLIP (~10.5 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
+# trains the tiny CLIP (~7 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
 # default 900 s of pytest-timeout on a busy machine
 @pytest.mark.timeout(1800)
 def test_toy_sae_finds_the_planted_concepts():

@@ -14,7 +14,7 @@ from patchsae.localization import localization_ap, localization_data
 from patchsae.models import load_backbone
 from patchsae.sae import trained_sae
 
-TOY_MIN_RATIO = 1.2  # the SAE's group AP over the better baseline's, on the kind nbs/05 checks
+TOY_MIN_RATIO = 1.2  # the SAE's group AP over the better baseline's, on the kinds nbs/05 checks
 
 PEAK = textwrap.dedent('''
     import json, resource, sys, torch
@@ -50,7 +50,7 @@ def test_statistics_peak_memory_does_not_grow_with_images():
 # default 900 s of pytest-timeout on a busy machine
 @pytest.mark.timeout(1800)
 def test_toy_sae_finds_the_planted_concepts():
-    "Patch AP on toy (nbs/05): the SAE beats both baselines by 1.2x on words; the probe is the ceiling."
+    "Patch AP on toy (nbs/05): the SAE beats both baselines by 1.2x on textures and words; probe ceiling."
     cfg = get_config("toy")
     store = ArtifactStore(project_root() / "runs" / "cache")
     backbone = load_backbone(cfg, store)  # trains the tiny CLIP unless runs/cache already has it
@@ -59,8 +59,9 @@ def test_toy_sae_finds_the_planted_concepts():
                                    cfg.backbone.hook_layer, 256) for s in ("val", "test"))
     loc, ap_val = localization_ap(sae, val, test, cfg.seed)  # as in nbs/05
     kind = loc.groupby("kind")[["SAE: AP", "random: AP", "neuron: AP", "probe: AP"]].mean()
-    # measured 1.95x on words; shape, colour, texture and class fall short on toy world v2 (nbs/05)
-    better = kind.loc["word", ["random: AP", "neuron: AP"]].max()
-    assert kind.loc["word", "SAE: AP"] >= TOY_MIN_RATIO * better, kind
+    # measured 1.43x on textures and 1.44x on words; shape, colour and class fall short (nbs/05)
+    for checked in ("texture", "word"):
+        better = kind.loc[checked, ["random: AP", "neuron: AP"]].max()
+        assert kind.loc[checked, "SAE: AP"] >= TOY_MIN_RATIO * better, kind
     assert (kind["probe: AP"] >= kind[["random: AP", "neuron: AP"]].max(axis=1) - 0.02).all(), kind  # the ceiling
     assert ap_val.shape == (sae.d_sae, len(loc)) and len(loc) == 5 + 4 + 8 + 6 + 20  # ... and 20 classes

@@ -150,7 +150,7 @@ class ToyClipConfig:
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 100  # linear warm-up, then cosine decay to zero
-    dtype: str = "bfloat16"  # autocast of training; bf16 matmuls ran 2.3x fp32's on the CPU (nbs/02)
+    dtype: str = "bfloat16"  # training autocast; CPU bf16 matmuls ran 2.3x fp32's (nbs/02)
 
     def __post_init__(self):
         _choice(self, "dtype", ("bfloat16", "float32"))

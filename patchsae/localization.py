@@ -26,7 +26,7 @@ __all__ = ['LOCALIZATION_THRESHOLDS', 'POSITIVE_COVERAGE', 'GROUP_SIZE', 'GROUP_
            'patch_top_latents', 'class_top_latents', 'seeded_picks', 'word_box', 'concept_masks', 'patch_coverage',
            'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
            'localization_table', 'patch_rows', 'average_precision', 'greedy_group', 'group_ap', 'linear_probe',
-           'neuron_scores', 'detector_choices', 'localization_ap']
+           'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -385,3 +385,9 @@ def localization_ap(sae: PatchSAE, sel: dict, tst: dict, seed: int = 0
     table["probe: AP"] = probe_ap.tolist()
     table["SAE: latents"] = [" ".join(map(str, g)) for g in runs["SAE"]["groups"]]
     return table, runs["SAE"]["ap_val"]
+
+# %% ../nbs/05_localization.ipynb #ap000011
+def baseline_ratio(table: pd.DataFrame) -> pd.Series:
+    "Per kind of a `localization_ap` table: the SAE's mean group AP ÷ the better baseline's."
+    by_kind = table.groupby("kind", sort=False)[[f"{d}: AP" for d in DETECTORS]].mean()
+    return by_kind["SAE: AP"] / by_kind[["random: AP", "neuron: AP"]].max(axis=1)

@@ -125,9 +125,14 @@ class AnalysisConfig:
     eval_split: str = "test"  # split on which masked accuracy is measured
     error_term: str = "mean"  # "mean" | "token" | "none": what is added back to the masked reconstruction
     include_prompt_tokens: bool = False  # count MaPLe's prompt tokens in image statistics (reference code: True)
+    table1_upper: int = 50  # Table 1's upper bound: the n-th largest class-level count (paper: top-50)
+    table1_lower: int = 100  # Table 1's lower bound: the n-th largest class-level count (paper: top-100)
 
     def __post_init__(self):
         _choice(self, "error_term", ("mean", "token", "none"))
+        if not 1 <= self.table1_upper <= self.table1_lower:
+            raise ValueError(f"analysis.table1_upper = {self.table1_upper} and table1_lower = "
+                             f"{self.table1_lower}: need 1 <= upper <= lower (paper: 50, 100)")
         if self.n_reference < 1: raise ValueError(f"analysis.n_reference = {self.n_reference} must be at least 1")
         if self.stats_images < 0: raise ValueError(f"analysis.stats_images = {self.stats_images} must be 0 (all) or more")
         _choice(self, "selection_split", ("train", "val", "test"))
@@ -219,7 +224,8 @@ PROFILES: dict[str, Config] = {
         sae=SAEConfig(expansion=4, warmup_steps=5, train_images=400, batch_images=32,
                       cache_activations=True, eval_images=64, checkpoint_every=5,
                       cl_negatives="other_classes"),
-        analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,)),
+        analysis=AnalysisConfig(n_reference=5, topk=(1, 2, 5, 10, 50), random_seeds=(0,),
+                                table1_upper=5, table1_lower=10),
         maple=MapleConfig(depth=1, epochs=1, seeds=(1,)),
         toy_clip=ToyClipConfig(embed_dim=32, text_width=32, text_layers=2, epochs=2, batch_size=64,
                                warmup_steps=2),
@@ -231,7 +237,7 @@ PROFILES: dict[str, Config] = {
         sae=SAEConfig(expansion=16, l1_coeff=1e-3, lr=4e-3, warmup_steps=50, train_images=40_000,
                       batch_images=64, cache_activations=True, eval_images=1_024,
                       checkpoint_every=200, ablation_images=10_000, cl_negatives="other_classes"),
-        analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500)),
+        analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500), table1_upper=10, table1_lower=20),
         maple=MapleConfig(depth=3),
     ),
     "paper": Config(profile="paper"),
@@ -504,13 +510,20 @@ ARTIFACT_KEYS: dict[str, ArtifactKey] = {
         ("data.batch_size", "analysis.tau", "analysis.n_reference"),
         ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.topk",
          "analysis.random_seeds", "analysis.selection_split", "analysis.eval_split",
-         "analysis.error_term", "maple.*")),
+         "analysis.error_term", "analysis.table1_upper", "analysis.table1_lower", "maple.*")),
     "masking": ArtifactKey(
-        ("backbone", "sae", "statistics", "data"),
-        ("task", "label_space", "selections", "splice_prompts"),
+        ("backbone", "sae", "statistics", "rankings", "data"),
+        ("task", "label_space", "selections", "splice_prompts", "templates"),
         ("data.batch_size", "backbone.hook_layer", "analysis.topk", "analysis.random_seeds",
          "analysis.error_term", "analysis.selection_split", "analysis.eval_split"),
-        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "maple.*")),
+        ("device", "data.shots", "data.num_workers", *_SAE_METRICS, "analysis.table1_upper",
+         "analysis.table1_lower", "maple.*")),
+    "maple": ArtifactKey(
+        ("backbone", "data"), ("task", "seed"),
+        ("maple.n_ctx", "maple.depth", "maple.lr", "maple.momentum", "maple.weight_decay",
+         "maple.batch_size", "maple.epochs", "maple.warmup_lr"),
+        ("device", "data.batch_size", "data.num_workers", "sae.*", "analysis.*", "maple.seeds",
+         "maple.checkpoint_root")),
 }
 
 # %% ../nbs/00_core.ipynb #52863794
@@ -854,6 +867,26 @@ MANIFEST: tuple[ManifestEntry, ...] = (
                 "the numbers of Fig 5b: accuracy and standard error per selection, mode and k"),
     figure_entry("extra_masking_tasks", "06_masking", "extra_masking_tasks",
                  "each task's class-level masking curves, base and novel classes"),
+    table_entry("table1", "07_adaptation", "table1",
+                "class-level latents of CLIP and MaPLe in three groups; accuracy and improvement rate"),
+    table_entry("extra_table1_seeds", "07_adaptation", "extra_table1_seeds",
+                "Table 1's rows per MaPLe seed: group counts and accuracies"),
+    figure_entry("fig05c", "07_adaptation", "fig05c_masking_tasks",
+                 "each task's class-level masking curves, CLIP and MaPLe, base and novel classes"),
+    figure_entry("fig15", "07_adaptation", "fig15_crossed_base",
+                 "masking on base classes: latents ranked by CLIP or MaPLe, masked in either"),
+    figure_entry("fig16", "07_adaptation", "fig16_crossed_novel",
+                 "masking on novel classes: latents ranked by CLIP or MaPLe, masked in either"),
+    figure_entry("fig17", "07_adaptation", "fig17_groups",
+                 "class-level counts of CLIP vs MaPLe with the three groups, the domain-shift task"),
+    figure_entry("fig18", "07_adaptation", "fig18_domain_shift",
+                 "domain-shift case study: confusion before and after, the moved latents' images"),
+    figure_entry("fig19", "07_adaptation", "fig19_groups_tasks",
+                 "the three groups' latents on the texture and action tasks"),
+    figure_entry("fig20", "07_adaptation", "fig20_dataset_scatter",
+                 "dataset-level counts of CLIP vs MaPLe on every task, with correlations"),
+    figure_entry("fig21", "07_adaptation", "fig21_confusion",
+                 "confusion matrices of the fine-grained task, CLIP and MaPLe"),
 )
 
 

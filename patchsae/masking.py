@@ -397,9 +397,13 @@ def _load_masking(folder: Path) -> MaskingResult:
 def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sae: PatchSAE,
                     task: str | None = None, which: str = "all",
                     selections: Sequence[str] = SELECTIONS, *, splice_prompts: bool = False,
-                    device: str | torch.device = "cpu", progress: bool = True) -> MaskingResult:
-    "The masking sweep of `backbone` + `sae` on `task`'s `which` classes (all, base or novel)."
+                    templates: Sequence[str] | None = None,
+                    rank_backbone: ViTBackbone | None = None, device: str | torch.device = "cpu",
+                    progress: bool = True) -> MaskingResult:
+    "The masking sweep of `backbone` + `sae` on `task`'s `which` classes (all, base or novel).\n\n"
+    "Latents are ranked by `rank_backbone`'s class-level counts (default: `backbone`'s own)."
     a, task, layer = cfg.analysis, task or cfg.data.tasks[0], cfg.backbone.hook_layer
+    templates = list(templates or task_templates(cfg, task))  # the zero-shot classifier's
     select = load_dataset(cfg, task, a.selection_split)
     evaluate = load_dataset(cfg, task, a.eval_split, which)
     check_disjoint(select, evaluate)
@@ -410,17 +414,24 @@ def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sa
     # the tokens spliced: every image token, whichever tokens the SAE was trained on
     stats = dataset_statistics(cfg, store, backbone, sae, task, a.selection_split, tokens="all",
                                device=device, progress=progress)
+    ranker = backbone if rank_backbone is None else rank_backbone
+    rank_stats = stats if ranker is backbone else dataset_statistics(
+        cfg, store, ranker, sae, task, a.selection_split, tokens="all", device=device,
+        progress=progress)
     classes = base_novel_classes(len(select.classnames))[which]
     settings = sweep_settings(a.topk, sae.d_sae, selections, a.random_seeds)
     inputs = {"backbone": backbone.spec, "sae": sae_fingerprint(sae),
-              "statistics": fingerprint(stats.tensors()), "data": evaluate.spec}
+              "statistics": fingerprint(stats.tensors()),
+              "rankings": fingerprint(rank_stats.tensors()), "data": evaluate.spec}
     arguments = {"task": task, "label_space": which, "selections": list(selections),
-                 "splice_prompts": splice_prompts}
+                 "splice_prompts": splice_prompts, "templates": templates}
     spec = artifact_spec("masking", cfg, inputs, arguments)
 
     def compute(folder: Path):
-        rankings = latent_rankings(stats, sae, classes)
-        clf = zero_shot_classifier(backbone, evaluate.classnames, task_templates(cfg, task))
+        # ranks from the ranking backbone; the error added back is the classifying backbone's
+        rankings = latent_rankings(rank_stats, sae, classes)._replace(
+            mean_error=mean_error(stats, sae))
+        clf = zero_shot_classifier(backbone, evaluate.classnames, templates)
         preds, original = masked_predictions(backbone, sae, evaluate, clf, layer, rankings,
                                              settings, a.error_term, cfg.data.batch_size,
                                              splice_prompts, progress)

@@ -26,6 +26,7 @@ from patchsae.core import (ARTIFACT_KEYS, ArtifactStore, config_keys, flat_confi
 from patchsae.models import Backbone, ToyTokenizer, load_backbone, tiny_clip_model
 from patchsae.sae import (PatchSAE, activation_cache, cached_layers, pretraining_data,
                           pretraining_source, profile_sae, save_sae, trained_sae, training_spec)
+from patchsae.maple import MAPLE_TEMPLATE, trained_maple
 from patchsae.masking import masking_results
 from patchsae.statistics import dataset_statistics
 
@@ -60,7 +61,8 @@ ALTERNATIVES = {
     "analysis.n_reference": 3, "analysis.stats_images": 100, "analysis.topk": (1, 2),
     "analysis.random_seeds": (0, 1), "analysis.selection_split": "val",
     "analysis.eval_split": "val", "analysis.error_term": "token",
-    "analysis.include_prompt_tokens": True, "maple.n_ctx": 4, "maple.depth": 2, "maple.lr": 0.01,
+    "analysis.include_prompt_tokens": True, "analysis.table1_upper": 3,
+    "analysis.table1_lower": 20, "maple.n_ctx": 4, "maple.depth": 2, "maple.lr": 0.01,
     "maple.momentum": 0.8, "maple.weight_decay": 1e-3, "maple.batch_size": 8, "maple.epochs": 2,
     "maple.warmup_lr": 1e-4, "maple.seeds": (1, 2), "maple.checkpoint_root": "/nonexistent/maple",
     "toy_clip.embed_dim": 48, "toy_clip.text_width": 64, "toy_clip.text_layers": 3,
@@ -70,7 +72,7 @@ ALTERNATIVES = {
 }
 # bf16 autocast is a GPU option: on this CPU only the SAE's key can be checked (training is refused)
 KEY_ONLY = {"sae.dtype"}
-CONTENT = ("*.safetensors", "*.npy", "stats.json")  # what an artifact holds (not its timings)
+CONTENT = ("*.safetensors", "*.npy", "stats.json")  # MaPLe: prompts.safetensors  # what an artifact holds (not its timings)
 
 
 class RecordingStore(ArtifactStore):
@@ -100,6 +102,8 @@ def run_chain(cfg, store: RecordingStore, backbone=None) -> dict[str, str | None
     keys = dict(store.fetched)  # masking fetches the statistics of analysis.selection_split too
     masking_results(cfg, store, bb, sae, progress=False)
     keys["masking"] = store.fetched.get("masking")
+    trained_maple(cfg, store, bb, cfg.data.tasks[0], cfg.maple.seeds[0], log=None)
+    keys["maple"] = store.fetched.get("maple")
     return {name: keys.get(name) for name in ARTIFACT_KEYS}
 
 
@@ -207,5 +211,24 @@ def test_a_second_backbone_gets_its_own_artifacts(tmp_path):
     with torch.no_grad():
         second.model.visual.transformer.resblocks[0].attn.out_proj.weight[0, 0] += 1e-2
     keys = run_chain(cfg, store, backbone=second)
-    for name in ("activations", "sae", "statistics"):
+    for name in ("activations", "sae", "statistics", "maple"):
         assert keys[name] != base[name], f"{name}: the second backbone got the first one's artifact"
+
+
+def test_maple_gets_its_own_statistics_and_masking(tmp_path):
+    "MaPLe on the profile's CLIP, same config: its statistics and masking are never CLIP's."
+    cfg = get_config(PROFILE)
+    store = RecordingStore(tmp_path / "store")
+    clip = load_backbone(cfg, store)
+    sae, _ = profile_sae(cfg, store, clip, progress=False, log=None)
+    keys = {}
+    for name, bb in (("clip", clip), ("maple", trained_maple(cfg, store, clip, "easy", 1, log=None)),
+                     ("seed2", trained_maple(cfg, store, clip, "easy", 2, log=None))):
+        store.fetched.clear()
+        dataset_statistics(cfg, store, bb, sae, "easy", "test", progress=False)
+        keys[name, "statistics"] = store.fetched["statistics"]
+        masking_results(cfg, store, bb, sae, "easy", "base", ("class",), progress=False,
+                        templates=(MAPLE_TEMPLATE,))
+        keys[name, "masking"] = store.fetched["masking"]
+    for what in ("statistics", "masking"):
+        assert len({keys[n, what] for n in ("clip", "maple", "seed2")}) == 3, what

@@ -125,8 +125,8 @@ class AnalysisConfig:
     eval_split: str = "test"  # split on which masked accuracy is measured
     error_term: str = "mean"  # "mean" | "token" | "none": what is added back to the masked reconstruction
     include_prompt_tokens: bool = False  # count MaPLe's prompt tokens in image statistics (reference code: True)
-    table1_upper: int = 50  # Table 1's upper bound: the n-th largest class-level count (paper: top-50)
-    table1_lower: int = 100  # Table 1's lower bound: the n-th largest class-level count (paper: top-100)
+    table1_upper: int = 50  # Table 1's upper bound: a class's n-th largest count (paper: 50)
+    table1_lower: int = 100  # Table 1's lower bound: a class's n-th largest count (paper: 100)
 
     def __post_init__(self):
         _choice(self, "error_term", ("mean", "token", "none"))
@@ -868,17 +868,21 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("extra_masking_tasks", "06_masking", "extra_masking_tasks",
                  "each task's class-level masking curves, base and novel classes"),
     table_entry("table1", "07_adaptation", "table1",
-                "class-level latents of CLIP and MaPLe in three groups; accuracy and improvement rate"),
+                "class-level latents of CLIP and MaPLe in three groups; accuracies; Δ"),
     table_entry("extra_table1_seeds", "07_adaptation", "extra_table1_seeds",
                 "Table 1's rows per MaPLe seed: group counts and accuracies"),
     figure_entry("fig05c", "07_adaptation", "fig05c_masking_tasks",
                  "each task's class-level masking curves, CLIP and MaPLe, base and novel classes"),
+    figure_entry("fig06", "07_adaptation", "fig06_case_studies",
+                 "two case studies: examples, scatter, reference images, masked predictions"),
+    figure_entry("fig11", "07_adaptation", "fig11_maple_sae",
+                 "SAEs trained on CLIP and on MaPLe: statistics and masking, four combinations"),
     figure_entry("fig15", "07_adaptation", "fig15_crossed_base",
                  "masking on base classes: latents ranked by CLIP or MaPLe, masked in either"),
     figure_entry("fig16", "07_adaptation", "fig16_crossed_novel",
                  "masking on novel classes: latents ranked by CLIP or MaPLe, masked in either"),
     figure_entry("fig17", "07_adaptation", "fig17_groups",
-                 "class-level counts of CLIP vs MaPLe with the three groups, the domain-shift task"),
+                 "class-level counts of CLIP vs MaPLe with the three groups, domain-shift task"),
     figure_entry("fig18", "07_adaptation", "fig18_domain_shift",
                  "domain-shift case study: confusion before and after, the moved latents' images"),
     figure_entry("fig19", "07_adaptation", "fig19_groups_tasks",
@@ -887,6 +891,8 @@ MANIFEST: tuple[ManifestEntry, ...] = (
                  "dataset-level counts of CLIP vs MaPLe on every task, with correlations"),
     figure_entry("fig21", "07_adaptation", "fig21_confusion",
                  "confusion matrices of the fine-grained task, CLIP and MaPLe"),
+    figure_entry("fig22", "07_adaptation", "fig22_adapted_only",
+                 "images right with the top-2 latents on only after adaptation"),
 )
 
 

@@ -38,7 +38,7 @@ __all__ = ['SELECTIONS', 'MODES', 'ERROR_TERMS', 'SPARSE_DECODE_DENSITY', 'MASKI
            'cls_attention', 'HookLatents', 'full_reconstruction', 'hook_latents', 'decode_subset', 'ranked',
            'StreamBases', 'stream_bases', 'stream_from_part', 'masked_stream', 'nested_parts', 'masked_predictions',
            'naive_predictions', 'masking_table', 'sweep_accuracy', 'MaskingResult', 'masking_results', 'k_label',
-           'plot_masking', 'finding_gaps']
+           'k_axis', 'plot_masking', 'finding_gaps']
 
 # %% ../nbs/06_masking.ipynb #m0000090
 def rank_latents(counts: Tensor) -> Tensor:
@@ -454,11 +454,17 @@ def k_label(k: int, d_sae: int) -> str:
     return "all" if k >= d_sae else f"{k:,}"
 
 
+def k_axis(ax: plt.Axes, ks, d_sae: int) -> dict[int, int]:
+    "The x axis of a sweep: the values `ks` evenly spaced and labelled; returns {k: position}."
+    ks = sorted(set(ks))
+    ax.set_xticks(range(len(ks)), [k_label(k, d_sae) for k in ks], rotation=45)
+    return {k: i for i, k in enumerate(ks)}
+
+
 def plot_masking(ax: plt.Axes, accuracy: pd.DataFrame, original: float, chance: float,
                  d_sae: int, title: str = "", legend: bool = True):
     "Accuracy against k (`sweep_accuracy` rows) per selection and mode, with original and chance."
-    ks = sorted(accuracy["k"].unique())
-    pos = {k: i for i, k in enumerate(ks)}
+    pos = k_axis(ax, accuracy["k"], d_sae)
     colours = dict(zip(SELECTIONS, sns.color_palette(PALETTE, len(SELECTIONS))))
     for (sel, mode), g in accuracy.groupby(["selection", "mode"], sort=False):
         g = g.sort_values("k")
@@ -467,7 +473,6 @@ def plot_masking(ax: plt.Axes, accuracy: pd.DataFrame, original: float, chance: 
                 color=colours[sel], label=f"{mode} top-k, {sel}")
     ax.axhline(original, color="k", ls="--", lw=1, label="original")
     ax.axhline(chance, color="0.5", ls="-.", lw=1, label="chance")
-    ax.set_xticks(range(len(ks)), [k_label(k, d_sae) for k in ks], rotation=45)
     ax.set(xlabel="k", ylabel="top-1 accuracy (%)", ylim=(-2, 102), title=title)
     if legend: ax.legend(fontsize=7, frameon=False)
 

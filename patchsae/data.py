@@ -20,14 +20,14 @@ from .core import Config, digest
 
 # %% auto #0
 __all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
-           'RADIUS', 'WORD_PIXELS', 'SKETCH_LINE', 'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS', 'OPENAI_MEAN',
-           'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS', 'IMAGENET_VAL_SEED', 'COOP_TEMPLATES', 'MASK_COLOURS',
-           'check_split', 'LabelledImages', 'shared_images', 'check_disjoint', 'iter_batches', 'base_novel_classes',
-           'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render', 'captions', 'ToyTask',
-           'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'class_renders', 'normalize_images',
-           'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError', 'clip_preprocess',
-           'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'held_out', 'imagenet', 'coop_task',
-           'load_task', 'task_templates', 'load_dataset', 'mask_image']
+           'RADIUS', 'CROSS_ARM', 'WORD_PIXELS', 'SKETCH_LINE', 'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS',
+           'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS', 'IMAGENET_VAL_SEED', 'COOP_TEMPLATES',
+           'MASK_COLOURS', 'check_split', 'LabelledImages', 'shared_images', 'check_disjoint', 'iter_batches',
+           'base_novel_classes', 'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render',
+           'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'class_renders',
+           'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError',
+           'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'held_out',
+           'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 SPLITS = ("train", "val", "test")
@@ -143,7 +143,7 @@ TEXTURES = ("plain", "striped", "dotted", "checkered", "grid", "noisy", "wavy", 
 WORDS = ("sun", "cat", "dog", "car", "red", "blue")
 STYLES = ("photo", "sketch", "satellite")
 CONCEPTS = ("object", "second", "word", "background")  # the per-pixel masks every image carries
-WORLD_VERSION = 2  # bump when a change to this section changes any rendered image or caption
+WORLD_VERSION = 3  # bump when a change to this section changes any rendered image or caption
 
 # %% ../nbs/01_data.ipynb #a5287361
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -234,11 +234,16 @@ def _group_select(group: np.ndarray, fns: dict, shape: tuple, dtype) -> np.ndarr
     return out
 
 
+CROSS_ARM = .22  # half-width of a cross's arms (radius units); world v2's .3 read as a square at 32 px
+
+
 def _inside(shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     "Whether (u, v), in units of the radius around each image's centre, lies inside its shape (N, H, W)."
     def ring(r): q = u[r] ** 2 + v[r] ** 2; return (q < 1) & (q > .3)
     def frame(r): m = np.maximum(np.abs(u[r]), np.abs(v[r])); return (m < .85) & (m > .5)
-    def cross(r): a, b = np.abs(u[r]), np.abs(v[r]); return ((a < .3) & (b < 1)) | ((b < .3) & (a < 1))
+    def cross(r):
+        a, b = np.abs(u[r]), np.abs(v[r])
+        return ((a < CROSS_ARM) & (b < 1)) | ((b < CROSS_ARM) & (a < 1))
     fns = {SHAPES.index("circle"): lambda r: u[r] ** 2 + v[r] ** 2 < 1, SHAPES.index("ring"): ring,
            SHAPES.index("square"): lambda r: np.maximum(np.abs(u[r]), np.abs(v[r])) < .85, SHAPES.index("frame"): frame,
            SHAPES.index("diamond"): lambda r: np.abs(u[r]) + np.abs(v[r]) < 1.1,
@@ -266,7 +271,7 @@ _EARTH = np.array([[.35, .42, .25], [.45, .38, .28]], dtype=np.float32)  # satel
 
 
 WORD_PIXELS = 24  # a glyph cell of the 3x5 font is 1/24 of the image side (at least one pixel)
-SKETCH_LINE = 1.5  # sketch outline width in pixels of a 32-px image (scaled with the image)
+SKETCH_LINE = 2.  # sketch outline width in pixels of a 32-px image (scaled); v2's 1.5 was faint
 _COMPASS = [(np.cos(a), np.sin(a)) for a in np.arange(8) * np.pi / 4]
 
 

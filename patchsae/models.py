@@ -30,9 +30,10 @@ from .data import (FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, WO
                            _PREFIXES, captions, iter_batches, normalize_images, toy_dataset)
 
 # %% auto #0
-__all__ = ['Replace', 'TOY_VOCAB', 'TINY_CLIP_VERSION', 'ViTBackbone', 'Backbone', 'ToyTokenizer', 'tiny_clip_model', 'info_nce',
-           'contrastive_loss', 'training_autocast', 'train_tiny_clip', 'zero_shot_classifier', 'predict', 'accuracy',
-           'WeightsError', 'tiny_clip_spec', 'tiny_clip', 'openclip_backbone', 'load_backbone']
+__all__ = ['Replace', 'TOY_VOCAB', 'TOY_CONTEXT_LENGTH', 'TINY_CLIP_VERSION', 'ViTBackbone', 'Backbone', 'ToyTokenizer',
+           'tiny_clip_model', 'info_nce', 'contrastive_loss', 'training_autocast', 'train_tiny_clip',
+           'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip_spec', 'tiny_clip',
+           'openclip_backbone', 'load_backbone']
 
 # %% ../nbs/02_models.ipynb #50f7077d
 Replace = Callable[[Tensor, "Tensor | None"], Tensor]  # (stream (B, T, D), labels | None) -> stream
@@ -174,12 +175,13 @@ class Backbone(ViTBackbone):
 _PHRASES = (*_PREFIXES, *TOY_TEMPLATES, *SHAPES, *FAMILIES, *SHADES, *TEXTURES, *WORDS, *STYLES,
             "a photo of a large small shape on a background and with the word sketch satellite image")
 TOY_VOCAB = tuple(sorted({w for p in _PHRASES for w in re.findall(r"[a-z]+", p.lower())}))
+TOY_CONTEXT_LENGTH = 32  # tokens; the longest caption has 22 words, plus the start and end tokens
 
 
 class ToyTokenizer:
     "Word-level tokenizer of the toy world: [SOT] words [EOT] 0-padded; EOT has the highest id (argmax pooling)."
 
-    def __init__(self, vocab: Sequence[str] = TOY_VOCAB, context_length: int = 32):
+    def __init__(self, vocab: Sequence[str] = TOY_VOCAB, context_length: int = TOY_CONTEXT_LENGTH):
         self.vocab, self.context_length = tuple(vocab), context_length
         self.ids = {w: i + 1 for i, w in enumerate(self.vocab)}  # 0 is padding
         self.sot, self.eot = len(self.vocab) + 1, len(self.vocab) + 2
@@ -205,10 +207,12 @@ class ToyTokenizer:
 def tiny_clip_model(cfg: Config) -> open_clip.CLIP:
     "An untrained tiny CLIP for the profile `cfg` (open_clip's `CLIP` class)."
     b, t = cfg.backbone, cfg.toy_clip
-    vision = open_clip.CLIPVisionCfg(layers=b.layers, width=b.width, head_width=t.head_width, patch_size=b.patch_size,
-                                     image_size=cfg.data.image_size)
-    text = open_clip.CLIPTextCfg(context_length=32, vocab_size=ToyTokenizer().vocab_size, width=t.text_width,
-                                 heads=max(1, t.text_width // t.head_width), layers=t.text_layers)
+    vision = open_clip.CLIPVisionCfg(layers=b.layers, width=b.width, head_width=t.head_width,
+                                     patch_size=b.patch_size, image_size=cfg.data.image_size)
+    vocab = ToyTokenizer().vocab_size
+    text = open_clip.CLIPTextCfg(context_length=TOY_CONTEXT_LENGTH, vocab_size=vocab,
+                                 width=t.text_width, heads=max(1, t.text_width // t.head_width),
+                                 layers=t.text_layers)
     return open_clip.CLIP(embed_dim=t.embed_dim, vision_cfg=vision, text_cfg=text, quick_gelu=True)
 
 # %% ../nbs/02_models.ipynb #ff93ebf5
@@ -254,7 +258,7 @@ def train_tiny_clip(cfg: Config, device: str | torch.device = "cpu", log: Callab
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": t.weight_decay}, {"params": rest, "weight_decay": 0.}],
-                            lr=t.lr, betas=(.9, .98), eps=1e-6)
+                            lr=t.lr, betas=(.9, .98), eps=1e-6, fused=True)
     steps = len(ds) // t.batch_size
     if steps == 0: raise ValueError(f"toy_clip.batch_size = {t.batch_size} exceeds the {len(ds)} training images")
     total, g, history, start = t.epochs * steps, torch.Generator().manual_seed(cfg.seed), [], time.time()
@@ -309,7 +313,7 @@ def accuracy(preds: Tensor, labels: Tensor) -> float:
     return 100. * (preds == labels).float().mean().item()
 
 # %% ../nbs/02_models.ipynb #757ada96
-TINY_CLIP_VERSION = 2  # bump when training code changes what a given config produces
+TINY_CLIP_VERSION = 3  # bump when training code changes what a given config produces
 
 
 class WeightsError(RuntimeError):

@@ -8,8 +8,9 @@ from patchsae.core import ArtifactStore, get_config, project_root, read_metrics
 from patchsae.data import make_fake_task
 
 # Bounds for the toy profile's main SAE (96 -> 1,536, 40,000 images), set from measured runs on the 2-core CPU
-# (commit of issue 4: FVU 0.12, dead 2.3 %, L0 33, CL SAE - CL Org. = see the note). They leave room for
-# float differences between machines, not for a broken trainer: FVU 0.5 is what lambda = 3x the default gives.
+# (issue 4 on world v1: FVU 0.12, dead 2.3 %, L0 33; world v3, nbs/03's check on 1,024 images: FVU 0.052,
+# dead 1.4 %, L0 50). They leave room for float differences between machines, not for a broken trainer:
+# FVU 0.5 is what lambda = 3x the default gives.
 TOY_FVU_MAX = 0.2
 TOY_DEAD_MAX = 0.10
 TOY_L0_RANGE = (10, 80)

@@ -9,14 +9,16 @@ from patchsae.maple import (MAPLE_TEMPLATE, clip_template, maple_checkpoint_path
                             write_fake_maple_checkpoint)
 from patchsae.models import accuracy, load_backbone, predict, zero_shot_classifier
 
-MIN_GAIN = 10.  # points of base accuracy over zero-shot CLIP (measured: +22.2, seeds 1-3)
+# points of base accuracy over zero-shot CLIP, mean of seeds 1-3 (measured: +8.9 on world v3,
+# 69.3 -> 78.2 %; +22.2 on world v2, whose CLIP read satellites worse); 150 test images per seed
+MIN_GAIN = 5.
 
 
 def _top1(backbone, ds, template):
     return accuracy(*predict(backbone, ds, zero_shot_classifier(backbone, ds.classnames, (template,))))
 
 
-# trains the tiny CLIP (~7 min on 2 cores) when runs/cache lacks it; MaPLe itself takes seconds
+# trains the tiny CLIP (~6 min on 2 cores) when runs/cache lacks it; MaPLe itself takes seconds
 @pytest.mark.timeout(1800)
 def test_toy_maple_adapts_the_domain_shift_task():
     """MaPLe trained on `domain_shift`'s base classes (satellite style, 16 shots) raises their

@@ -234,7 +234,8 @@ def _group_select(group: np.ndarray, fns: dict, shape: tuple, dtype) -> np.ndarr
     return out
 
 
-CROSS_ARM = .22  # half-width of a cross's arms (radius units); world v2's .3 read as a square at 32 px
+# half-width of a cross's arms in radius units; at world v2's .3 a small cross read as a square
+CROSS_ARM = .22
 
 
 def _inside(shape: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ help:
 	@echo "make test        check patchsae/ is in sync with nbs/, run nbdev_test and pytest"
 	@echo "make setup       create $(VENV) and install the package with its dev extras, at the versions in $(LOCK)"
 	@echo "make lock        re-resolve settings.ini's requirements in a fresh venv and rewrite $(LOCK)"
-	@echo "make bench       time the SAE training step, the statistics pass and the masking sweep (BENCHMARKS.md)"
+	@echo "make bench       time the SAE step, statistics pass, masking sweep and localization AP (BENCHMARKS.md)"
 
 # Every machine and CI install the exact versions in $(LOCK) (settings.ini only sets minimums), then the package
 # itself with --no-deps: the lock already holds its dependencies and dev extras. `pip check` fails the setup when
@@ -85,6 +85,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_sae_step.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_statistics.py $(BENCH_ARGS)
 	$(BIN)/python benchmarks/bench_masking.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench_localization.py
 
 clean:
 	rm -rf runs _proc _docs .pytest_cache

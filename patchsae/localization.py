@@ -25,8 +25,8 @@ __all__ = ['LOCALIZATION_THRESHOLDS', 'POSITIVE_COVERAGE', 'GROUP_SIZE', 'GROUP_
            'reference_maps', 'peak_of', 'plot_masked_references', 'masked_image', 'top_latents', 'image_top_latents',
            'patch_top_latents', 'class_top_latents', 'seeded_picks', 'word_box', 'concept_masks', 'patch_coverage',
            'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
-           'localization_table', 'patch_rows', 'average_precision', 'greedy_group', 'group_ap', 'linear_probe',
-           'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio']
+           'localization_table', 'patch_rows', 'ranks_at_least', 'average_precision', 'greedy_group', 'group_ap',
+           'linear_probe', 'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -280,20 +280,31 @@ def patch_rows(data: dict) -> tuple[Tensor, Tensor]:
     return z, labels.cpu()
 
 
+# %% ../nbs/05_localization.ipynb #ap000014
+def ranks_at_least(scores: Tensor) -> Tensor:
+    "For each score of each row of `scores` (L, N): how many scores of its row are at least as high."
+    ascending, order = scores.sort(1)
+    n = scores.shape[1]
+    new_value = torch.ones_like(ascending, dtype=torch.bool)
+    new_value[:, 1:] = ascending[:, 1:] != ascending[:, :-1]
+    # int32: half the memory traffic of int64 (a dense toy-sized AP ran 1.3x faster than with int64)
+    position = torch.arange(n, dtype=torch.int32, device=scores.device).expand_as(ascending)
+    first = torch.where(new_value, position, 0).cummax(1).values  # where each run of ties starts
+    return torch.empty_like(order, dtype=torch.int32).scatter_(1, order, n - first)
+
+# %% ../nbs/05_localization.ipynb #ap000016
 def average_precision(scores: Tensor, labels: Tensor, chunk: int = 128) -> Tensor:
     "AP (S, C) of each score column (N, S) for each bool label column (N, C); ties: one threshold."
-    n, out = len(scores), torch.zeros(scores.shape[1], labels.shape[1])
+    out = torch.zeros(scores.shape[1], labels.shape[1])
     positives = [torch.nonzero(y).flatten().to(scores.device) for y in labels.T]
     for s0 in range(0, scores.shape[1], chunk):
-        sc = scores[:, s0:s0 + chunk].T.contiguous().float()  # (L, N)
-        ascending = sc.sort(1).values
+        ranks = ranks_at_least(scores[:, s0:s0 + chunk].T.contiguous().float())  # (L, N)
         for c, idx in enumerate(positives):
             if not len(idx): continue
-            # the rank at which a positive is counted: how many patches score at least as high as it
-            at_c = n - torch.searchsorted(ascending, sc[:, idx].contiguous(), right=False)
-            at_c = at_c.sort(1).values.float()  # (L, P)
-            hits = torch.searchsorted(at_c, at_c, right=True).float()  # positives counted by then
-            out[s0:s0 + chunk, c] = (hits / at_c).mean(1).cpu()
+            # a positive is counted at its rank; hits: the positives counted by then
+            at_c = ranks[:, idx].sort(1).values  # (L, P)
+            hits = torch.searchsorted(at_c, at_c, right=True)
+            out[s0:s0 + chunk, c] = (hits.float() / at_c.float()).mean(1).cpu()
     return out
 
 # %% ../nbs/05_localization.ipynb #ap000004

@@ -282,7 +282,7 @@ def patch_rows(data: dict) -> tuple[Tensor, Tensor]:
 
 # %% ../nbs/05_localization.ipynb #ap000014
 def ranks_at_least(scores: Tensor) -> Tensor:
-    "For each score of each row of `scores` (L, N): how many scores of its row are at least as high."
+    "Per score of each row of `scores` (L, N): how many scores of its row are at least as high."
     ascending, order = scores.sort(1)
     n = scores.shape[1]
     new_value = torch.ones_like(ascending, dtype=torch.bool)

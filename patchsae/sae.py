@@ -5,6 +5,7 @@
 # %% ../nbs/03_training.ipynb #379471fc
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -12,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, Sized
 
 import numpy as np
 import torch
@@ -29,11 +30,11 @@ from .models import Replace, ViTBackbone, info_nce, load_backbone
 # %% auto #0
 __all__ = ['ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
            'init_b_dec', 'ActivationSource', 'cache_identity', 'activation_cache_spec', 'activation_cache',
-           'TrainingError', 'training_spec', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'train_sae',
-           'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers',
-           'save_sae', 'load_sae', 'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations',
-           'pretraining_source', 'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae',
-           'ablation_config']
+           'TrainingError', 'training_spec', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
+           'TrainingStream', 'training_stream', 'training_steps', 'train_sae', 'evaluate_sae', 'stats_image_ids',
+           'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers', 'save_sae', 'load_sae',
+           'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations', 'pretraining_source',
+           'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae', 'ablation_config']
 
 # %% ../nbs/03_training.ipynb #01e09cde
 class PatchSAE(nn.Module):
@@ -325,8 +326,9 @@ SAE_SCHEMA_VERSION = 1
 
 
 class TrainingError(RuntimeError):
-    "SAE training stopped: a non-finite loss, or a checkpoint that belongs to another run."
-    sae: "PatchSAE | None" = None  # on a non-finite loss: the last good SAE (the weights before the failing step)
+    "SAE training stopped: a non-finite loss, batches that ran out, or another run's checkpoint."
+    # a non-finite loss: the last good SAE (before the failing step); batches that ran out: the SAE so far
+    sae: "PatchSAE | None" = None
 
 
 def _lr_at(step: int, cfg: SAEConfig) -> float:
@@ -417,64 +419,136 @@ def _stop(why: str, step: int, out: SAELoss, sae: PatchSAE, checkpoint_dir,
     return err
 
 
-def train_sae(cfg: Config, source: ActivationSource, steps: int | None = None, *,
-              checkpoint_dir: Path | str | None = None, device: str | torch.device = "cpu",
-              log_every: int = 50, progress: bool = True, stop_after: int | None = None,
-              spec: dict | None = None
-              ) -> tuple[PatchSAE, list[dict]]:
-    "Train the SAE of `cfg.sae` on `source`; resumes from `checkpoint_dir` when it holds a checkpoint of this run."
-    s, device = cfg.sae, torch.device(device)
+
+# %% ../nbs/03_training.ipynb #3975973a
+class TrainingStream(NamedTuple):
+    "What `train_sae` reads: the stream's width, b_dec's starting sample, the batches of steps."
+    d_in: int
+    sample: Callable[[], Tensor]  # read only when no checkpoint is resumed
+    batches: Callable[[int, int], Iterator[Tensor]]  # token batches (N, D) of steps start..stop-1
+
+
+def _shape_of(x) -> str:
+    return f"a tensor of shape {tuple(x.shape)}" if isinstance(x, Tensor) else f"{type(x).__name__}"
+
+
+def training_stream(source: ActivationSource | Iterable[Tensor], tokens: str = "all"
+                    ) -> TrainingStream:
+    "An `ActivationSource`, or an iterable of token batches (N, D): one per step, alike each pass."
+    if isinstance(source, ActivationSource):
+        d_in = source.backbone.width if source.backbone is not None else source.cache.shape[-1]
+        # whole images of step 0: with shuffled tokens, batch 0 mixes many images' tokens
+        sample = lambda: source.images(source.image_ids(0)) if tokens == "all" else source.batch(0)
+        return TrainingStream(d_in, sample, source.batches)
+    it = iter(source)
+    first = next(it, None)
+    if first is None: raise ValueError("the training batches are empty")
+    if not isinstance(first, Tensor) or first.ndim != 2:
+        raise ValueError(f"training batches must be token tensors (N, D); the first is "
+                         f"{_shape_of(first)}. Flatten images' tokens with z.reshape(-1, D)")
+    rest = itertools.chain([first], it)
+    # a resumed run skips the steps its checkpoint has done: the iterable must repeat its batches
+    return TrainingStream(first.shape[1], lambda: first,
+                          lambda start, stop: itertools.islice(rest, start, stop))
+
+
+def training_steps(s: SAEConfig, source: ActivationSource | Iterable[Tensor]) -> int:
+    "Default step count: `s.train_images` for an `ActivationSource`, else one per batch."
+    if isinstance(source, ActivationSource): return math.ceil(s.train_images / s.batch_images)
+    if not isinstance(source, Sized):
+        raise ValueError("the training batches have no len(): pass steps=, the number of batches")
+    return len(source)
+
+# %% ../nbs/03_training.ipynb #9432f498
+def _log_row(step: int, out: SAELoss, since_fired: Tensor, s: SAEConfig,
+             opt: torch.optim.Optimizer, seconds: float) -> dict:
+    return {"step": step, "loss": out.loss.item(), "recon": out.recon.item(),
+            "l1": out.l1.item(), "ghost": out.ghost.item(),
+            "l0": (out.acts > 0).sum(-1).float().mean().item(),
+            "dead_fraction": (since_fired > s.dead_steps).float().mean().item(),
+            "lr": opt.param_groups[0]["lr"],
+            "seconds": round(seconds, 3)}
+
+
+def _check_batch(z: Tensor, d_in: int, step: int):
+    if z.ndim != 2 or z.shape[1] != d_in:
+        raise ValueError(f"the batch of step {step} is {_shape_of(z)}; every batch must be "
+                         f"(N, {d_in}), as wide as the first")
+
+
+def _check_run(s: SAEConfig, device: torch.device, checkpoint_dir, spec: dict | None):
     if s.dtype == "bfloat16" and device.type != "cuda":
-        raise ValueError("sae.dtype = 'bfloat16' is a GPU option (bf16 autocast); on the CPU use 'float32'")
-    steps = steps if steps is not None else math.ceil(s.train_images / s.batch_images)
-    d_in = source.backbone.width if source.backbone is not None else source.cache.shape[-1]
-    if spec is None and checkpoint_dir is not None: spec = training_spec(cfg, source)
-    sae = PatchSAE(d_in, s.expansion * d_in, torch.Generator().manual_seed(cfg.seed)).to(device)
+        raise ValueError("sae.dtype = 'bfloat16' is a GPU option (bf16 autocast); on the CPU use "
+                         "'float32'")
+    if checkpoint_dir is not None and spec is None:
+        raise ValueError("checkpoint_dir needs spec=, what names this run (e.g. training_spec(cfg, "
+                         "source)), so that a checkpoint only ever resumes its own run")
+
+
+def _ran_short(done: int, steps: int, sae: PatchSAE, checkpoint_dir,
+               save: Callable[[], Path]) -> TrainingError:
+    "The TrainingError of batches that ended before `steps`, with the SAE so far saved or attached."
+    kept = f"is saved in {save()}" if checkpoint_dir is not None else "is the error's `.sae`"
+    err = TrainingError(f"the training batches ended after {done} of {steps} steps; the SAE so far "
+                        f"{kept}. Pass steps={done}, or more batches")
+    err.sae = sae.eval()
+    return err
+
+
+def _backward(out: SAELoss, sae: PatchSAE) -> str:
+    "Backpropagate a finite loss; why the step must stop ('' when it may go on)."
+    # the loss, then the gradients: both checked before the optimizer moves the weights
+    if not torch.isfinite(out.loss): return f"the SAE loss is {out.loss.item()}"
+    out.loss.backward()
+    return _not_finite(sae)
+
+# %% ../nbs/03_training.ipynb #2a6f6d8c
+def train_sae(s: SAEConfig, source: ActivationSource | Iterable[Tensor], steps: int | None = None,
+              *, seed: int = 0, checkpoint_dir: Path | str | None = None, spec: dict | None = None,
+              device: str | torch.device = "cpu", log_every: int = 50, progress: bool = True,
+              stop_after: int | None = None) -> tuple[PatchSAE, list[dict]]:
+    "Train an SAE of recipe `s` on `source` (`training_stream`); resumes from `checkpoint_dir`."
+    device = torch.device(device)
+    _check_run(s, device, checkpoint_dir, spec)
+    steps = steps if steps is not None else training_steps(s, source)
+    stream = training_stream(source, s.tokens)
+    d_in, g = stream.d_in, torch.Generator().manual_seed(seed)
+    sae = PatchSAE(d_in, s.expansion * d_in, g).to(device)
     opt = torch.optim.Adam(sae.parameters(), lr=s.lr, betas=(0.9, 0.999))
     since_fired = torch.zeros(sae.d_sae, dtype=torch.long, device=device)
     start, log = 0, []
     ckpt = latest_checkpoint(checkpoint_dir)
-    if ckpt is not None:
-        start, since_fired, log = load_checkpoint(ckpt, spec, sae, opt, device)
-    else:
-        init_b_dec(sae, source.images(source.image_ids(0)) if s.tokens == "all" else source.batch(0), s.bdec_init)
-    seconds = log[-1]["seconds"] if log else 0.0
-    t0 = time.perf_counter() - seconds
+    if ckpt is not None: start, since_fired, log = load_checkpoint(ckpt, spec, sae, opt, device)
+    else: init_b_dec(sae, stream.sample(), s.bdec_init)
+    t0 = time.perf_counter() - (log[-1]["seconds"] if log else 0.0)
     autocast = torch.autocast("cuda", torch.bfloat16, enabled=s.dtype == "bfloat16")
-    bar = tqdm(range(start, steps), desc=f"training SAE {d_in}→{sae.d_sae}", disable=not progress, mininterval=10,
-               initial=start, total=steps, file=sys.stdout)
-    for step, z in zip(bar, source.batches(start, steps)):
+    bar = tqdm(range(start, steps), desc=f"training SAE {d_in}→{sae.d_sae}", total=steps,
+               disable=not progress, mininterval=10, initial=start, file=sys.stdout)
+    save = lambda step: save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)
+    done = start
+    for step, z in zip(bar, stream.batches(start, steps)):
+        _check_batch(z, d_in, step)
         for group in opt.param_groups: group["lr"] = _lr_at(step, s)
-        z = z.to(device)
         dead = since_fired > s.dead_steps if s.ghost_grads else None
         with autocast:
-            out = sae_loss(sae, z, s.l1_coeff, s.recon_loss, dead)
+            out = sae_loss(sae, z.to(device), s.l1_coeff, s.recon_loss, dead)
         opt.zero_grad(set_to_none=True)
-        # the loss, then the gradients: both checked before the optimizer moves the weights
-        why = "" if torch.isfinite(out.loss) else f"the SAE loss is {out.loss.item()}"
-        if not why:
-            out.loss.backward()
-            why = _not_finite(sae)
-        if why:
-            save = lambda: save_checkpoint(checkpoint_dir, step, spec, sae, opt, since_fired, log)
-            raise _stop(why, step, out, sae, checkpoint_dir, save)
+        why = _backward(out, sae)
+        if why: raise _stop(why, step, out, sae, checkpoint_dir, lambda: save(step))
         sae.remove_parallel_grad()
         opt.step()
         sae.normalize_decoder()
         with torch.no_grad():
-            fired = out.acts.amax(0) > 0
-            since_fired = torch.where(fired, 0, since_fired + 1)
-        if step % log_every == 0 or step == steps - 1:
-            with torch.no_grad():
-                log.append({"step": step, "loss": out.loss.item(), "recon": out.recon.item(), "l1": out.l1.item(),
-                            "ghost": out.ghost.item(), "l0": (out.acts > 0).sum(-1).float().mean().item(),
-                            "dead_fraction": (since_fired > s.dead_steps).float().mean().item(),
-                            "lr": opt.param_groups[0]["lr"], "seconds": round(time.perf_counter() - t0, 3)})
+            since_fired = torch.where(out.acts.amax(0) > 0, 0, since_fired + 1)
+            if step % log_every == 0 or step == steps - 1:
+                log.append(_log_row(step, out, since_fired, s, opt, time.perf_counter() - t0))
         done = step + 1
         if checkpoint_dir is not None and (done % s.checkpoint_every == 0 or done == steps):
-            save_checkpoint(checkpoint_dir, done, spec, sae, opt, since_fired, log)
+            save(done)
         if stop_after is not None and step >= stop_after: break
     bar.close()
+    if done < steps and (stop_after is None or done <= stop_after):
+        raise _ran_short(done, steps, sae, checkpoint_dir, lambda: save(done))
     return sae.eval(), log
 
 # %% ../nbs/03_training.ipynb #05ea3de5
@@ -636,7 +710,8 @@ def trained_sae(cfg: Config, store: ArtifactStore, backbone: ViTBackbone | None 
         ckpt = store.root / "sae_checkpoints" / config_hash(spec)
         if log and latest_checkpoint(ckpt): log(f"resuming SAE training from {latest_checkpoint(ckpt)}")
         start = time.perf_counter()
-        sae, train_log = train_sae(cfg, source, checkpoint_dir=ckpt, device=device, progress=progress, spec=spec)
+        sae, train_log = train_sae(cfg.sae, source, seed=cfg.seed, checkpoint_dir=ckpt, spec=spec,
+                                   device=device, progress=progress)
         seconds = (train_log[-1]["seconds"] if train_log else time.perf_counter() - start)
         save_sae(sae, folder, spec)
         write_json(folder / "train.json", {"train_seconds": seconds, "log": train_log})

@@ -234,7 +234,8 @@ PROFILES: dict[str, Config] = {
         profile="toy",
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
-        sae=SAEConfig(expansion=16, l1_coeff=1e-3, lr=4e-3, warmup_steps=50, train_images=40_000,
+        # x8 on 320,000 images: its groups find shapes and classes 1.2x better than random (nbs/03)
+        sae=SAEConfig(expansion=8, l1_coeff=1e-3, lr=4e-3, warmup_steps=50, train_images=320_000,
                       batch_images=64, cache_activations=True, eval_images=1_024,
                       checkpoint_every=200, ablation_images=10_000, cl_negatives="other_classes"),
         analysis=AnalysisConfig(topk=(1, 2, 5, 10, 50, 100, 500), table1_upper=10, table1_lower=20),

@@ -50,7 +50,7 @@ def test_statistics_peak_memory_does_not_grow_with_images():
 # default 900 s of pytest-timeout on a busy machine
 @pytest.mark.timeout(1800)
 def test_toy_sae_finds_the_planted_concepts():
-    "Patch AP on toy (nbs/05): the SAE beats both baselines by 1.2x on textures and words; probe ceiling."
+    "Patch AP on toy (nbs/05): the SAE beats both baselines by 1.2x on all but colour; probe ceiling."
     cfg = get_config("toy")
     store = ArtifactStore(project_root() / "runs" / "cache")
     backbone = load_backbone(cfg, store)  # trains the tiny CLIP unless runs/cache already has it
@@ -59,9 +59,10 @@ def test_toy_sae_finds_the_planted_concepts():
                                    cfg.backbone.hook_layer, 256) for s in ("val", "test"))
     loc, ap_val = localization_ap(sae, val, test, cfg.seed)  # as in nbs/05
     kind = loc.groupby("kind")[["SAE: AP", "random: AP", "neuron: AP", "probe: AP"]].mean()
-    # measured on world v3: 1.85x on textures, 1.33x on words; shape 1.13x, class 0.98x (nbs/05)
+    # measured on world v3 (x8 SAE, 320,000 images): shape 1.37x, texture 2.32x, word 1.72x, class
+    # 1.22x; colour 1.03x (1.2x its random baseline's 0.877 would be an AP above 1)
     ratio = baseline_ratio(loc)
-    for checked in ("texture", "word"):
+    for checked in ("shape", "texture", "word", "class"):
         assert ratio[checked] >= TOY_MIN_RATIO, kind
     assert (kind["probe: AP"] >= kind[["random: AP", "neuron: AP"]].max(axis=1) - 0.02).all(), kind  # the ceiling
     assert ap_val.shape == (sae.d_sae, len(loc)) and len(loc) == 5 + 4 + 8 + 6 + 20  # ... and 20 classes

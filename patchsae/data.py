@@ -21,13 +21,13 @@ from .core import Config, digest
 # %% auto #0
 __all__ = ['SPLITS', 'SHAPES', 'FAMILIES', 'SHADES', 'SHADE_RGB', 'TEXTURES', 'WORDS', 'STYLES', 'CONCEPTS', 'WORLD_VERSION',
            'RADIUS', 'CROSS_ARM', 'WORD_PIXELS', 'SKETCH_LINE', 'TOY_TEMPLATES', 'CASE_STUDIES', 'TOY_TASKS',
-           'OPENAI_MEAN', 'OPENAI_STD', 'TASKS', 'IMAGENET_VAL_PER_CLASS', 'IMAGENET_VAL_SEED', 'COOP_TEMPLATES',
-           'MASK_COLOURS', 'check_split', 'LabelledImages', 'shared_images', 'check_disjoint', 'iter_batches',
-           'base_novel_classes', 'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap', 'render',
-           'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes', 'class_renders',
-           'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset', 'DatasetError',
-           'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task', 'held_out',
-           'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
+           'OPENAI_MEAN', 'OPENAI_STD', 'COVARIATE_SPLIT', 'TASKS', 'IMAGENET_VAL_PER_CLASS', 'IMAGENET_VAL_SEED',
+           'COOP_TEMPLATES', 'MASK_COLOURS', 'check_split', 'LabelledImages', 'shared_images', 'check_disjoint',
+           'iter_batches', 'base_novel_classes', 'subsample_classes', 'few_shot', 'sample_attributes', 'word_bitmap',
+           'render', 'captions', 'ToyTask', 'case_study_task', 'n_toy_shapes', 'toy_task', 'task_attributes',
+           'class_renders', 'normalize_images', 'to_display', 'ToyImages', 'covariate_shift_pairs', 'toy_dataset',
+           'DatasetError', 'clip_preprocess', 'FolderImages', 'CoopTask', 'make_fake_imagenet', 'make_fake_task',
+           'held_out', 'imagenet', 'coop_task', 'load_task', 'task_templates', 'load_dataset', 'mask_image']
 
 # %% ../nbs/01_data.ipynb #6c893264
 SPLITS = ("train", "val", "test")
@@ -542,16 +542,20 @@ class ToyImages(LabelledImages):
                          ids=self.ids[index], labels=labels, classnames=names, cache=self._cache)
 
 # %% ../nbs/01_data.ipynb #6e94072e
+COVARIATE_SPLIT = 99  # the pairs' own split id in the image keys: far from train/val/test (0, 1, 2)
+
+
 def covariate_shift_pairs(cfg: Config, labels: Sequence[int], seed: int = 0) -> dict[str, dict]:
     "Pairs of toy-ImageNet images of `labels`: {'clean'|'shifted': {'images', 'masks', 'attributes'}}."
     labels = np.asarray(labels, dtype=np.int64)
     task = toy_task("toy_imagenet", cfg.data.n_classes)
     if len(labels) and not (0 <= labels.min() and labels.max() < len(task.classnames)):
         raise ValueError(f"labels must lie in 0..{len(task.classnames) - 1}")
-    a = task_attributes(task, cfg.seed + seed, 99, np.arange(len(labels)), labels, n_toy_shapes(cfg.data.n_classes))
+    a = task_attributes(task, cfg.seed + seed, COVARIATE_SPLIT, np.arange(len(labels)), labels,
+                        n_toy_shapes(cfg.data.n_classes))
     clean = {**a, "texture": np.zeros_like(a["texture"]), "second": np.zeros_like(a["second"]),
              "word": np.full_like(a["word"], -1), "style": np.zeros_like(a["style"])}
-    k = _keys(cfg.seed + seed, 99, 1, np.arange(len(labels)))
+    k = _keys(cfg.seed + seed, COVARIATE_SPLIT, 1, np.arange(len(labels)))
     shifted = {**a, "texture": 1 + _choice_of(k, 1, len(TEXTURES) - 1), "second": np.ones_like(a["second"]),
                "word": np.full_like(a["word"], -1), "style": np.where(_uniform(k, 2) < .5, 0, 1)}
     out = {}

@@ -28,13 +28,14 @@ from .data import LabelledImages, load_dataset
 from .models import Replace, ViTBackbone, info_nce, load_backbone
 
 # %% auto #0
-__all__ = ['ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
-           'init_b_dec', 'ActivationSource', 'cache_identity', 'activation_cache_spec', 'activation_cache',
-           'TrainingError', 'training_spec', 'save_checkpoint', 'latest_checkpoint', 'load_checkpoint',
-           'TrainingStream', 'training_stream', 'training_steps', 'train_sae', 'evaluate_sae', 'stats_image_ids',
-           'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers', 'save_sae', 'load_sae',
-           'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations', 'pretraining_source',
-           'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae', 'ablation_config']
+__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss',
+           'ghost_loss', 'geometric_median', 'init_b_dec', 'ActivationSource', 'cache_identity',
+           'activation_cache_spec', 'activation_cache', 'TrainingError', 'training_spec', 'save_checkpoint',
+           'latest_checkpoint', 'load_checkpoint', 'TrainingStream', 'training_stream', 'training_steps', 'train_sae',
+           'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers',
+           'save_sae', 'load_sae', 'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations',
+           'pretraining_source', 'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae',
+           'ablation_config']
 
 # %% ../nbs/03_training.ipynb #01e09cde
 class PatchSAE(nn.Module):
@@ -167,8 +168,14 @@ def init_b_dec(sae: PatchSAE, sample: Tensor, method: str = "geomedian_tokens") 
     return sae
 
 # %% ../nbs/03_training.ipynb #ed173016
+# seeds of the training order: a prime stride keeps the seeds of distinct (seed, epoch) pairs, and of
+# (seed, shuffle chunk) pairs, apart for any realistic number of epochs and chunks
+SEED_STRIDE = 1_000_003
+CHUNK_STRIDE = 7_919
+
+
 def _epoch_order(n: int, seed: int, epoch: int) -> Tensor:
-    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * SEED_STRIDE + epoch))
 
 
 def _residuals(backbone: ViTBackbone, images: Tensor, layers: Iterable[int]) -> dict[int, Tensor]:
@@ -253,8 +260,10 @@ class ActivationSource:
         chunk, k = divmod(step, self.buffer_batches)
         if self._buffer is None or self._buffer[0] != chunk:
             first = chunk * self.buffer_batches
-            pool = torch.cat([self.select(a) for a in self.step_images(range(first, first + self.buffer_batches))])
-            perm = torch.randperm(len(pool), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + 7919 * chunk + 1))
+            steps = range(first, first + self.buffer_batches)
+            pool = torch.cat([self.select(a) for a in self.step_images(steps)])
+            g = torch.Generator().manual_seed(self.seed * SEED_STRIDE + CHUNK_STRIDE * chunk + 1)
+            perm = torch.randperm(len(pool), generator=g)
             self._buffer = (chunk, pool[perm.to(pool.device)])
         n = len(self._buffer[1]) // self.buffer_batches
         return self._buffer[1][k * n:(k + 1) * n]

@@ -29,14 +29,24 @@ import torch
 from filelock import FileLock
 
 # %% auto #0
-__all__ = ['PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'MANIFEST', 'DataConfig',
-           'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig', 'MapleConfig', 'Config', 'ConfigError',
-           'flat_config', 'config_keys', 'coerce_value', 'get_config', 'to_jsonable', 'config_hash', 'digest',
-           'fingerprint', 'seed_everything', 'get_device', 'atomic_path', 'write_json', 'ArtifactStore', 'save_tensors',
-           'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec', 'project_root', 'Run', 'setup', 'current_run',
-           'record_metric', 'read_metrics', 'drop_metrics', 'set_style', 'save_figure', 'layer_label', 'show_image',
-           'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex', 'save_table', 'ManifestEntry', 'figure_entry',
-           'table_entry', 'in_toy_world', 'manifest_for', 'matmul_flops']
+__all__ = ['TOKEN_CHOICES', 'PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'MANIFEST',
+           'check_tokens', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig',
+           'MapleConfig', 'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config',
+           'to_jsonable', 'config_hash', 'digest', 'fingerprint', 'seed_everything', 'get_device', 'atomic_path',
+           'write_json', 'ArtifactStore', 'save_tensors', 'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec',
+           'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'read_metrics', 'drop_metrics', 'set_style',
+           'save_figure', 'layer_label', 'show_image', 'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex',
+           'save_table', 'ManifestEntry', 'figure_entry', 'table_entry', 'in_toy_world', 'manifest_for', 'matmul_flops']
+
+# %% ../nbs/00_core.ipynb #a9269b30
+TOKEN_CHOICES = ("all", "cls")  # which tokens an SAE trains on, or the statistics read: all, or CLS
+
+
+def check_tokens(tokens: str, what: str = "tokens") -> str:
+    "`tokens` if it is one of `TOKEN_CHOICES`, else an error naming `what` and the choices."
+    if tokens not in TOKEN_CHOICES:
+        raise ValueError(f"{what} = {tokens!r}; choose 'all' (every token) or 'cls'")
+    return tokens
 
 # %% ../nbs/00_core.ipynb #9cf2e53f
 def _choice(obj, name: str, allowed: tuple):
@@ -107,7 +117,7 @@ class SAEConfig:
         _choice(self, "recon_loss", ("normalized", "mse"))
         _choice(self, "cl_negatives", ("all", "other_classes"))
         _choice(self, "bdec_init", ("geomedian_tokens", "geomedian_reference", "mean"))
-        _choice(self, "tokens", ("all", "cls"))
+        _choice(self, "tokens", TOKEN_CHOICES)
         _choice(self, "dtype", ("float32", "bfloat16"))
         for name in ("expansion", "train_images", "batch_images", "checkpoint_every", "eval_images"):
             if getattr(self, name) < 1: raise ValueError(f"sae.{name} = {getattr(self, name)} must be at least 1")

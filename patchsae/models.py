@@ -31,9 +31,9 @@ from .data import (FAMILIES, SHADES, SHAPES, STYLES, TEXTURES, TOY_TEMPLATES, WO
 
 # %% auto #0
 __all__ = ['Replace', 'TOY_VOCAB', 'TOY_CONTEXT_LENGTH', 'TINY_CLIP_VERSION', 'ViTBackbone', 'Backbone', 'ToyTokenizer',
-           'tiny_clip_model', 'info_nce', 'contrastive_loss', 'training_autocast', 'train_tiny_clip',
-           'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip_spec', 'tiny_clip',
-           'openclip_backbone', 'load_backbone']
+           'tiny_clip_model', 'info_nce', 'contrastive_loss', 'training_autocast', 'warmup_cosine_lr',
+           'train_tiny_clip', 'zero_shot_classifier', 'predict', 'accuracy', 'WeightsError', 'tiny_clip_spec',
+           'tiny_clip', 'openclip_backbone', 'load_backbone']
 
 # %% ../nbs/02_models.ipynb #50f7077d
 Replace = Callable[[Tensor, "Tensor | None"], Tensor]  # (stream (B, T, D), labels | None) -> stream
@@ -241,7 +241,8 @@ def training_autocast(dtype: str, device_type: str = "cpu") -> contextlib.ExitSt
     return stack
 
 
-def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
+def warmup_cosine_lr(step: int, total: int, warmup: int, lr: float) -> float:
+    "The tiny CLIP's lr at `step` of `total`: linear warm-up to `lr` over `warmup` steps, then cosine to 0."
     if step < warmup: return lr * (step + 1) / warmup
     return lr * .5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
@@ -270,7 +271,8 @@ def train_tiny_clip(cfg: Config, device: str | torch.device = "cpu", log: Callab
         perm, losses = torch.randperm(len(ds), generator=g), []
         for s in range(steps):
             i = perm[s * t.batch_size:(s + 1) * t.batch_size]
-            for group in opt.param_groups: group["lr"] = _lr_at(epoch * steps + s, total, t.warmup_steps, t.lr)
+            lr = warmup_cosine_lr(epoch * steps + s, total, t.warmup_steps, t.lr)
+            for group in opt.param_groups: group["lr"] = lr
             # the loss too: bf16 logits gave the toy CLIP 93.3 and 93.95 %, fp32 ones 92.6 %
             with training_autocast(t.dtype, torch.device(device).type):
                 image = model.encode_image(normalize_images(images[i]).to(device), normalize=True)

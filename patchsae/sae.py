@@ -22,18 +22,20 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from .core import (ArtifactStore, Config, SAEConfig, artifact_spec, atomic_path,
+                           check_tokens,
                            config_hash, digest, fingerprint, flat_config, get_config, load_tensors,
                            save_tensors, to_jsonable, write_json)
 from .data import LabelledImages, load_dataset
 from .models import Replace, ViTBackbone, info_nce, load_backbone
 
 # %% auto #0
-__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'PatchSAE', 'SAELoss', 'sae_loss',
-           'ghost_loss', 'geometric_median', 'init_b_dec', 'ActivationSource', 'cache_identity',
-           'activation_cache_spec', 'activation_cache', 'TrainingError', 'training_spec', 'save_checkpoint',
-           'latest_checkpoint', 'load_checkpoint', 'TrainingStream', 'training_stream', 'training_steps', 'train_sae',
-           'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers',
-           'save_sae', 'load_sae', 'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations',
+__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'TOY_FVU_MAX', 'TOY_DEAD_MAX',
+           'TOY_L0_RANGE', 'TOY_CL_GAP_MAX', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
+           'init_b_dec', 'ActivationSource', 'cache_identity', 'activation_cache_spec', 'activation_cache',
+           'TrainingError', 'warmup_constant_lr', 'training_spec', 'save_checkpoint', 'latest_checkpoint',
+           'load_checkpoint', 'TrainingStream', 'training_stream', 'training_steps', 'train_sae', 'evaluate_sae',
+           'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers', 'save_sae',
+           'load_sae', 'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations',
            'pretraining_source', 'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae',
            'ablation_config']
 
@@ -195,7 +197,7 @@ class ActivationSource:
                  batch_images: int, *, tokens: str = "all", shuffle_tokens: bool = False,
                  buffer_batches: int = 16, seed: int = 0, cache: np.ndarray | None = None,
                  device: str | torch.device = "cpu", num_workers: int = 0):
-        if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
+        check_tokens(tokens)
         if backbone is None and cache is None: raise ValueError("give a backbone to stream from, or a cache")
         if cache is not None and len(cache) != len(ds):
             raise ValueError(f"the activation cache holds {len(cache)} images but the dataset has {len(ds)}")
@@ -340,7 +342,7 @@ class TrainingError(RuntimeError):
     sae: "PatchSAE | None" = None
 
 
-def _lr_at(step: int, cfg: SAEConfig) -> float:
+def warmup_constant_lr(step: int, cfg: SAEConfig) -> float:
     "Linear warm-up over `warmup_steps`, then constant (the reference code's 'constantwithwarmup')."
     return cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
 
@@ -537,7 +539,7 @@ def train_sae(s: SAEConfig, source: ActivationSource | Iterable[Tensor], steps: 
     done = start
     for step, z in zip(bar, stream.batches(start, steps)):
         _check_batch(z, d_in, step)
-        for group in opt.param_groups: group["lr"] = _lr_at(step, s)
+        for group in opt.param_groups: group["lr"] = warmup_constant_lr(step, s)
         dead = since_fired > s.dead_steps if s.ghost_grads else None
         with autocast:
             out = sae_loss(sae, z.to(device), s.l1_coeff, s.recon_loss, dead)
@@ -601,7 +603,7 @@ def heldout_tokens(source: ActivationSource, ids: Tensor, batch_images: int = 25
 # %% ../nbs/03_training.ipynb #3381612e
 def splice(sae: PatchSAE, tokens: str = "all") -> Replace:
     "A `replace` hook for `encode_image`: the SAE's reconstruction at all tokens, or at CLS only."
-    if tokens not in ("all", "cls"): raise ValueError(f"splice tokens = {tokens!r}; choose 'all' or 'cls'")
+    check_tokens(tokens, "splice tokens")
 
     def spliced(z: Tensor, labels: Tensor | None = None) -> Tensor:
         if z.shape[-1] != sae.d_in:
@@ -815,3 +817,13 @@ def ablation_config(cfg: Config, change: dict | None = None) -> Config:
     base = flat_config(cfg) | {"sae.weights": ""}  # ablations are always trained
     if cfg.sae.ablation_images: base["sae.train_images"] = cfg.sae.ablation_images
     return get_config(cfg.profile, base | dict(change or {}))
+
+# %% ../nbs/03_training.ipynb #09320991
+# Bounds of the toy profile's main SAE, set from measured runs on the 2-core CPU (world v3, ×8 on
+# 320,000 images: FVU 0.048, 1.6 % of latents dead on 1,024 test images, L0 20, CL gap 0.08; world
+# v3, ×16 on 40,000: FVU 0.052, 1.4 %, L0 50). They leave room for float differences between
+# machines, not for a broken trainer: λ = 3× the default gave FVU 0.5 (world v1).
+TOY_FVU_MAX = 0.2
+TOY_DEAD_MAX = 0.10
+TOY_L0_RANGE = (10, 80)
+TOY_CL_GAP_MAX = 0.8  # CL SAE − CL Org.

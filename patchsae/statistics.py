@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .core import (ArtifactStore, Config, artifact_spec, load_tensors, save_tensors,
+from .core import (ArtifactStore, Config, artifact_spec, check_tokens, load_tensors, save_tensors,
                            show_image, show_mask, write_json)
 from .data import LabelledImages, load_dataset, to_display
 from .models import ViTBackbone
@@ -259,7 +259,7 @@ def latent_statistics(sae: PatchSAE, batches: Iterable[tuple[Tensor, Tensor, Ten
 
 def token_slice(tokens: str, image_tokens: slice) -> slice:
     "The tokens the statistics read: the image's (`ViTBackbone.image_tokens`), or CLS only."
-    if tokens not in ("all", "cls"): raise ValueError(f"tokens = {tokens!r}; choose 'all' or 'cls'")
+    check_tokens(tokens)
     return slice(0, 1) if tokens == "cls" else image_tokens
 
 

@@ -6,15 +6,7 @@ import torch
 
 from patchsae.core import ArtifactStore, get_config, project_root, read_metrics
 from patchsae.data import make_fake_task
-
-# Bounds for the toy profile's main SAE (96 -> 768, 320,000 images), set from measured runs on the 2-core
-# CPU (issue 4 on world v1, x16 on 40,000 images: FVU 0.12, dead 2.3 %, L0 33; world v3 with x16 on 40,000:
-# FVU 0.052, dead 1.4 %, L0 50; world v3 with x8 on 320,000: FVU 0.048, dead 1.6 %, L0 20, on 1,024 test
-# images). They leave room for float differences between machines, not for a broken trainer: FVU 0.5 is what
-# lambda = 3x the default gives.
-TOY_FVU_MAX = 0.2
-TOY_DEAD_MAX = 0.10
-TOY_L0_RANGE = (10, 80)
+from patchsae.sae import TOY_DEAD_MAX, TOY_FVU_MAX, TOY_L0_RANGE  # nbs/03's bounds, measured there
 
 
 def test_paper_profile_training_on_fake_data(tmp_path):

@@ -536,4 +536,6 @@ d = { 'settings': { 'branch': 'main',
                                      'patchsae.statistics.plot_reference_images': ( 'statistics.html#plot_reference_images',
                                                                                     'patchsae/statistics.py'),
                                      'patchsae.statistics.plot_statistics': ('statistics.html#plot_statistics', 'patchsae/statistics.py'),
-                                     'patchsae.statistics.token_slice': ('statistics.html#token_slice', 'patchsae/statistics.py')}}}
+                                     'patchsae.statistics.token_slice': ('statistics.html#token_slice', 'patchsae/statistics.py'),
+                                     'patchsae.statistics.transfer_latents': ( 'statistics.html#transfer_latents',
+                                                                               'patchsae/statistics.py')}}}

@@ -29,7 +29,7 @@ from .sae import (ActivationSource, PatchSAE, pretraining_activations, sae_finge
 # %% auto #0
 __all__ = ['FIXED_POINT', 'STREAM_FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images',
            'LatentStats', 'latent_statistics', 'token_slice', 'activation_batches', 'dataset_statistics',
-           'plot_statistics', 'dataset_images', 'plot_reference_images']
+           'plot_statistics', 'dataset_images', 'plot_reference_images', 'transfer_latents']
 
 # %% ../nbs/04_statistics.ipynb #bf0989da
 class ImageActivations(NamedTuple):
@@ -339,3 +339,21 @@ def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: 
         if masks is None: show_image(ax, images[j], title)
         else: drawn = show_mask(ax, images[j], masks[j], vmax, title)
     return drawn
+
+# %% ../nbs/04_statistics.ipynb #24a5d440
+def transfer_latents(per_task: dict[str, LatentStats], pretraining: str) -> dict[str, int]:
+    "Fig 10's latents: (a) the most transferable, (b) the most pretraining-specific (rules above)."
+    log_a = {t: np.log10(np.nan_to_num(s.mean_activation.numpy(), nan=1e-6))
+             for t, s in per_task.items()}
+    pre, pre_a = per_task[pretraining], log_a[pretraining]
+    alive = np.all([~s.dead.numpy() for s in per_task.values()], axis=0)
+    ent = pre.label_entropy.numpy()
+    concept = alive & (ent <= np.nanmedian(ent))  # concepts rather than generic latents
+    weakest = np.min(list(log_a.values()), axis=0)
+    a_score = np.where(concept if concept.any() else alive, weakest, -np.inf)
+    lives = ~pre.dead.numpy()
+    strong = lives & (pre_a >= np.quantile(pre_a[lives], .75))
+    best_other = np.max([v for t, v in log_a.items() if t != pretraining], axis=0)
+    b_score = np.where(strong, pre_a - best_other, -np.inf)
+    b_score[int(np.argmax(a_score))] = -np.inf  # two different latents
+    return {"a": int(np.argmax(a_score)), "b": int(np.argmax(b_score))}

@@ -29,7 +29,8 @@ from .sae import (ActivationSource, PatchSAE, pretraining_activations, sae_finge
 # %% auto #0
 __all__ = ['FIXED_POINT', 'STREAM_FIXED_POINT', 'STATS_VERSION', 'ImageActivations', 'image_activations', 'encode_images',
            'LatentStats', 'latent_statistics', 'token_slice', 'activation_batches', 'dataset_statistics',
-           'plot_statistics', 'dataset_images', 'plot_reference_images', 'transfer_latents']
+           'plot_statistics', 'dataset_images', 'plot_reference_images', 'region_latents', 'transfer_latents',
+           'task_latents']
 
 # %% ../nbs/04_statistics.ipynb #bf0989da
 class ImageActivations(NamedTuple):
@@ -340,6 +341,29 @@ def plot_reference_images(axes, ds: LabelledImages, stats: LatentStats, latent: 
         else: drawn = show_mask(ax, images[j], masks[j], vmax, title)
     return drawn
 
+# %% ../nbs/04_statistics.ipynb #af5f293f
+def _region(t: pd.DataFrame, upper: bool) -> pd.DataFrame:
+    "Latents in both coordinates' top (or bottom) quartile; an empty region widens to the half."
+    f, a = t["log10_frequency"], t["log10_mean_activation"]
+    for q in (.25, .5):
+        if upper: sel = (f >= f.quantile(1 - q)) & (a >= a.quantile(1 - q))
+        else: sel = (f <= f.quantile(q)) & (a <= a.quantile(q))
+        if sel.sum(): return t[sel]
+    return t
+
+
+def region_latents(t: pd.DataFrame) -> dict[str, int]:
+    "Fig 3's four latents from regions of a `LatentStats.table()` scatter (the rule above)."
+    t = t.dropna(subset=["frequency"])  # dead latents have no place in the scatter
+    lo, hi = _region(t, upper=False), _region(t, upper=True)
+    f, a = t["log10_frequency"], t["log10_mean_activation"]
+    centre = ((f - f.median()) / f.std()) ** 2 + ((a - a.median()) / a.std()) ** 2
+    by_entropy = hi.sort_values(["label_entropy", "log10_mean_activation"], ascending=[True, False])
+    rare = lo.sort_values(["label_entropy", "latent"], ascending=[False, True])
+    nearest = t.loc[centre.fillna(np.inf).idxmin(), "latent"]
+    return {"a": int(rare.iloc[0]["latent"]), "b": int(nearest),
+            "c": int(by_entropy.iloc[-1]["latent"]), "d": int(by_entropy.iloc[0]["latent"])}
+
 # %% ../nbs/04_statistics.ipynb #24a5d440
 def transfer_latents(per_task: dict[str, LatentStats], pretraining: str) -> dict[str, int]:
     "Fig 10's latents: (a) the most transferable, (b) the most pretraining-specific (rules above)."
@@ -357,3 +381,15 @@ def transfer_latents(per_task: dict[str, LatentStats], pretraining: str) -> dict
     b_score = np.where(strong, pre_a - best_other, -np.inf)
     b_score[int(np.argmax(a_score))] = -np.inf  # two different latents
     return {"a": int(np.argmax(a_score)), "b": int(np.argmax(b_score))}
+
+# %% ../nbs/04_statistics.ipynb #d3d4da15
+def task_latents(per_task: dict[str, LatentStats]) -> dict[str, int]:
+    "Fig 14's latent per task: its count per image most above its mean over the tasks; none shared."
+    rate = {t: (s.dataset_counts.double() / s.n_images).numpy() for t, s in per_task.items()}
+    mean = np.mean(list(rate.values()), axis=0)
+    chosen: dict[str, int] = {}
+    for t, r in rate.items():  # in order: a task takes its best latent not taken by an earlier task
+        score = r - mean
+        score[list(chosen.values())] = -np.inf
+        chosen[t] = int(np.argmax(score))
+    return chosen

@@ -26,7 +26,7 @@ __all__ = ['LOCALIZATION_THRESHOLDS', 'POSITIVE_COVERAGE', 'GROUP_SIZE', 'GROUP_
            'patch_top_latents', 'class_top_latents', 'seeded_picks', 'word_box', 'concept_masks', 'patch_coverage',
            'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
            'localization_table', 'patch_rows', 'ranks_at_least', 'average_precision', 'greedy_group', 'group_ap',
-           'linear_probe', 'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio']
+           'linear_probe', 'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio', 'pair_latents']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -402,3 +402,16 @@ def baseline_ratio(table: pd.DataFrame) -> pd.Series:
     "Per kind of a `localization_ap` table: the SAE's mean group AP ÷ the better baseline's."
     by_kind = table.groupby("kind", sort=False)[[f"{d}: AP" for d in DETECTORS]].mean()
     return by_kind["SAE: AP"] / by_kind[["random: AP", "neuron: AP"]].max(axis=1)
+
+# %% ../nbs/05_localization.ipynb #9b14f56e
+def pair_latents(h: Tensor, tau: float = 0.2, k: int = 10) -> dict[str, int]:
+    "Fig 4's latents of a pair's activations (2, T, S): (a), (b) exclusive, (c) shared (see above)."
+    c0, c1 = (h > tau).sum(1).tolist()  # a_i of each image
+    tops = [set(image_top_latents(h[i], k, tau)[0].tolist()) for i in range(2)]
+    busiest = max(range(len(c0)), key=lambda s: (c0[s] + c1[s], -s))
+
+    def best(candidates, score) -> int:  # ties: the lower latent id
+        return max(sorted(candidates), key=lambda s: (score(s), -s)) if candidates else busiest
+    return {"a": best(tops[0] - tops[1], lambda s: c0[s] - c1[s]),
+            "b": best(tops[1] - tops[0], lambda s: c1[s] - c0[s]),
+            "c": best(tops[0] & tops[1], lambda s: min(c0[s], c1[s]))}

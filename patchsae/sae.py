@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, Sized
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -29,15 +30,16 @@ from .data import LabelledImages, load_dataset
 from .models import Replace, ViTBackbone, info_nce, load_backbone
 
 # %% auto #0
-__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'TOY_FVU_MAX', 'TOY_DEAD_MAX',
-           'TOY_L0_RANGE', 'TOY_CL_GAP_MAX', 'PatchSAE', 'SAELoss', 'sae_loss', 'ghost_loss', 'geometric_median',
-           'init_b_dec', 'ActivationSource', 'cache_identity', 'activation_cache_spec', 'activation_cache',
-           'TrainingError', 'warmup_constant_lr', 'training_spec', 'save_checkpoint', 'latest_checkpoint',
-           'load_checkpoint', 'TrainingStream', 'training_stream', 'training_steps', 'train_sae', 'evaluate_sae',
-           'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss', 'probe_depths', 'cached_layers', 'save_sae',
-           'load_sae', 'check_sae_fits', 'sae_fingerprint', 'pretraining_data', 'pretraining_activations',
-           'pretraining_source', 'trained_sae', 'ReleaseConfig', 'load_release_sae', 'load_sae_weights', 'profile_sae',
-           'ablation_config']
+__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'CL_NEGATIVES', 'TABLE2_ORDER',
+           'TOY_FVU_MAX', 'TOY_DEAD_MAX', 'TOY_L0_RANGE', 'TOY_CL_GAP_MAX', 'PatchSAE', 'SAELoss', 'sae_loss',
+           'ghost_loss', 'geometric_median', 'init_b_dec', 'ActivationSource', 'cache_identity',
+           'activation_cache_spec', 'activation_cache', 'TrainingError', 'warmup_constant_lr', 'training_spec',
+           'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'TrainingStream', 'training_stream',
+           'training_steps', 'train_sae', 'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss',
+           'probe_depths', 'cached_layers', 'save_sae', 'load_sae', 'check_sae_fits', 'sae_fingerprint',
+           'pretraining_data', 'pretraining_activations', 'pretraining_source', 'trained_sae', 'ReleaseConfig',
+           'load_release_sae', 'load_sae_weights', 'profile_sae', 'ablation_config', 'table2_rows', 'table2_row',
+           'table2_frame']
 
 # %% ../nbs/03_training.ipynb #01e09cde
 class PatchSAE(nn.Module):
@@ -817,6 +819,49 @@ def ablation_config(cfg: Config, change: dict | None = None) -> Config:
     base = flat_config(cfg) | {"sae.weights": ""}  # ablations are always trained
     if cfg.sae.ablation_images: base["sae.train_images"] = cfg.sae.ablation_images
     return get_config(cfg.profile, base | dict(change or {}))
+
+# %% ../nbs/03_training.ipynb #c1e4b004
+def table2_rows(c: Config) -> list[tuple[str, dict]]:
+    "(group, overrides) of every Table 2 configuration, the default first."
+    h, s = c.backbone.hook_layer, c.sae
+    rows = [("default", {})]
+    rows += [("layer", {"backbone.hook_layer": d}) for d in probe_depths(c) if d != h]
+    rows += [("tokens", {"sae.tokens": "cls"}),
+             ("λ", {"sae.l1_coeff": 0.0}), ("λ", {"sae.l1_coeff": 10 * s.l1_coeff}),
+             ("expansion", {"sae.expansion": max(1, s.expansion // 2)}),
+             ("expansion", {"sae.expansion": 2 * s.expansion}),
+             ("ghost", {"sae.ghost_grads": False}), ("b_dec", {"sae.bdec_init": "mean"})]
+    return rows
+
+# %% ../nbs/03_training.ipynb #f2729c16
+CL_NEGATIVES = {"all": "all pairs", "other_classes": "other classes"}  # Table 2's words for them
+
+
+def table2_row(c: Config, m: dict) -> dict:
+    "One line of Table 2: the configuration in the paper's columns, then the metrics (no times)."
+    b, s = c.backbone, c.sae
+    arch = "tiny-CLIP" if b.arch == "tiny-clip" else b.arch.replace("-quickgelu", "")
+    return {"Layer": b.hook_layer + 1, "Tokens": s.tokens, "Arch.": arch, "λ": f"{s.l1_coeff:g}",
+            "Expan.": s.expansion, "Ghost": "T" if s.ghost_grads else "F",
+            "Dec. bias": "mean" if s.bdec_init == "mean" else "geom.", "MSE": m["mse_normalized"],
+            "CL SAE": m["cl_sae"], "CL Org.": m["cl_org"],
+            "CL negatives": CL_NEGATIVES[s.cl_negatives], "L1": m["l1"], "L0": m["l0"],
+            "FVU": m["fvu"], "dead (%)": 100 * m["dead_fraction"]}
+
+# %% ../nbs/03_training.ipynb #38387dd3
+# within a group, rows in the paper's order: deeper layers first, λ and the expansion rising, the
+# changed setting (CLS tokens, ghost off, mean b_dec) before the default
+TABLE2_ORDER = {"layer": lambda r: -r["Layer"], "λ": lambda r: float(r["λ"]),
+                "expansion": lambda r: r["Expan."], "tokens": lambda r: r["Tokens"] != "cls",
+                "ghost": lambda r: r["Ghost"] == "T", "b_dec": lambda r: r["Dec. bias"] != "mean"}
+
+
+def table2_frame(default: dict, groups: dict[str, list[dict]]) -> pd.DataFrame:
+    "Table 2 from its rows: the default, then each group (the default repeated in it), in order."
+    rows = [{"ablation": "default"} | default]
+    for g, rs in groups.items():
+        rows += [{"ablation": g} | r for r in sorted(rs, key=TABLE2_ORDER[g])]
+    return pd.DataFrame(rows)
 
 # %% ../nbs/03_training.ipynb #09320991
 # Bounds of the toy profile's main SAE, set from measured runs on the 2-core CPU (world v3, ×8 on

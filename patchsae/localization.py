@@ -26,7 +26,8 @@ __all__ = ['LOCALIZATION_THRESHOLDS', 'POSITIVE_COVERAGE', 'GROUP_SIZE', 'GROUP_
            'patch_top_latents', 'class_top_latents', 'seeded_picks', 'word_box', 'concept_masks', 'patch_coverage',
            'localization_data', 'concept_localization', 'best_latents', 'evaluate_choice', 'random_sae_like',
            'localization_table', 'patch_rows', 'ranks_at_least', 'average_precision', 'greedy_group', 'group_ap',
-           'linear_probe', 'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio', 'pair_latents']
+           'linear_probe', 'neuron_scores', 'detector_choices', 'localization_ap', 'baseline_ratio', 'kind_means',
+           'pair_latents']
 
 # %% ../nbs/05_localization.ipynb #7ac8bbb6
 @torch.no_grad()
@@ -402,6 +403,13 @@ def baseline_ratio(table: pd.DataFrame) -> pd.Series:
     "Per kind of a `localization_ap` table: the SAE's mean group AP ÷ the better baseline's."
     by_kind = table.groupby("kind", sort=False)[[f"{d}: AP" for d in DETECTORS]].mean()
     return by_kind["SAE: AP"] / by_kind[["random: AP", "neuron: AP"]].max(axis=1)
+
+
+def kind_means(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    "Per kind of a localization table: the mean of `columns` and the SAE's share of the probe's AP."
+    by_kind = table.groupby("kind", sort=False)[list(columns)].mean()
+    by_kind["SAE ÷ probe"] = by_kind["SAE: AP"] / by_kind["probe: AP"]  # a ratio of the means
+    return by_kind
 
 # %% ../nbs/05_localization.ipynb #9b14f56e
 def pair_latents(h: Tensor, tau: float = 0.2, k: int = 10) -> dict[str, int]:

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 from tqdm import tqdm
 
@@ -72,7 +73,8 @@ def _fixed(x: Tensor) -> Tensor:
 
 def _top_keys(values: Tensor, ids: Tensor) -> Tensor:
     "(B, S) int64 keys ordered as (value descending, image id ascending); values must be ≥ 0."
-    bits = values.float().abs().view(torch.int32).long()  # abs: a ReLU can leave -0.0, whose bits are negative
+    # abs: a ReLU can leave -0.0, whose bits are negative
+    bits = values.float().abs().view(torch.int32).long()
     return (bits << 32) | (_ID_LIMIT - 1 - ids.long())[:, None]
 
 
@@ -103,146 +105,178 @@ class LatentStats:
     def k(self) -> int: return self.top_keys.shape[0]
     @property
     def n_classes(self) -> int: return self.class_counts.shape[0]
-    @property
-    def nbytes(self) -> int: return sum(t.numel() * t.element_size() for t in self.tensors().values())
 
-    def tensors(self) -> dict[str, Tensor]:
-        names = ("fired", "act_sum", "class_counts", "top_keys", "top_labels", "stream_sum")
-        return {n: getattr(self, n) for n in names}
+# %% ../nbs/04_statistics.ipynb #138a35e4
+@patch
+def _push(self: LatentStats, keys: Tensor, labels: Tensor):
+    "Merge candidate keys (m, S) with their labels (m, S) into the top-k."
+    cand, lab = torch.cat([self.top_keys, keys]), torch.cat([self.top_labels, labels])
+    self.top_keys, pos = cand.topk(self.k, dim=0)  # the keys are unique, so the result is too
+    self.top_labels = lab.gather(0, pos)
 
-    def _push(self, keys: Tensor, labels: Tensor):
-        "Merge candidate keys (m, S) with their labels (m, S) into the top-k."
-        cand, lab = torch.cat([self.top_keys, keys]), torch.cat([self.top_labels, labels])
-        self.top_keys, pos = cand.topk(self.k, dim=0)  # the keys are unique, so the result is too
-        self.top_labels = lab.gather(0, pos)
 
-    def update(self, acts: ImageActivations, labels: Tensor, ids: Tensor,
-               stream_mean: Tensor | None = None) -> "LatentStats":
-        "Add a batch: image-level activations, labels (B,), dataset ids (B,), mean streams (B, D)."
-        if (stream_mean is None) != (self.stream_sum.numel() == 0):
-            width = self.stream_sum.numel()
-            raise ValueError(f"these statistics sum streams of width {width}: pass each image's "
-                             f"mean stream (B, D) exactly when that width is not 0")
-        if len(ids) and (ids.min() < 0 or ids.max() >= _ID_LIMIT):
-            raise ValueError(f"image ids must lie in 0..{_ID_LIMIT - 1}")
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValueError(f"labels must lie in 0..{self.n_classes - 1} (the statistics were set up for "
-                             f"{self.n_classes} classes)")
-        self.n_images += len(ids)
-        self.fired += (acts.max_act > 0).sum(0)
-        self.act_sum += _fixed(acts.mean_act).sum(0)
-        if self.act_sum.max() >= 2 ** 62:
-            raise OverflowError("the sum of mean activations overflows its fixed-point accumulator; activations this "
-                                "large (> 1e6 on many images) do not come from a trained SAE")
-        self.class_counts.index_add_(0, labels, acts.count_act)
-        if stream_mean is not None:
-            self.stream_sum += torch.round(stream_mean.double() / STREAM_FIXED_POINT).long().sum(0)
-            if self.stream_sum.abs().max() >= 2 ** 62:
-                raise OverflowError("the stream sum overflows its fixed-point accumulator: mean "
-                                    "stream values this large (> 1e5 over many images) are not a "
-                                    "residual stream")
-        self._push(_top_keys(acts.mean_act, ids), labels[:, None].expand(-1, self.d_sae))
-        return self
+@patch
+def update(self: LatentStats, acts: ImageActivations, labels: Tensor, ids: Tensor,
+           stream_mean: Tensor | None = None) -> LatentStats:
+    "Add a batch: image-level activations, labels (B,), dataset ids (B,), mean streams (B, D)."
+    if (stream_mean is None) != (self.stream_sum.numel() == 0):
+        width = self.stream_sum.numel()
+        raise ValueError(f"these statistics sum streams of width {width}: pass each image's "
+                         f"mean stream (B, D) exactly when that width is not 0")
+    if len(ids) and (ids.min() < 0 or ids.max() >= _ID_LIMIT):
+        raise ValueError(f"image ids must lie in 0..{_ID_LIMIT - 1}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
+        raise ValueError(f"labels must lie in 0..{self.n_classes - 1} (the statistics were set up "
+                         f"for {self.n_classes} classes)")
+    self.n_images += len(ids)
+    self.fired += (acts.max_act > 0).sum(0)
+    self.act_sum += _fixed(acts.mean_act).sum(0)
+    if self.act_sum.max() >= 2 ** 62:
+        raise OverflowError("the sum of mean activations overflows its fixed-point accumulator; "
+                            "activations this large (> 1e6 on many images) do not come from a "
+                            "trained SAE")
+    self.class_counts.index_add_(0, labels, acts.count_act)
+    if stream_mean is not None:
+        self.stream_sum += torch.round(stream_mean.double() / STREAM_FIXED_POINT).long().sum(0)
+        if self.stream_sum.abs().max() >= 2 ** 62:
+            raise OverflowError("the stream sum overflows its fixed-point accumulator: mean "
+                                "stream values this large (> 1e5 over many images) are not a "
+                                "residual stream")
+    self._push(_top_keys(acts.mean_act, ids), labels[:, None].expand(-1, self.d_sae))
+    return self
 
-    def merge(self, other: "LatentStats") -> "LatentStats":
-        "The statistics of the union of two disjoint sets of images, exactly as one pass over both would give."
-        shape = lambda s: (s.tau, s.k, s.n_classes, s.d_sae, s.stream_sum.numel())
-        if shape(self) != shape(other):
-            raise ValueError("only statistics with the same tau, k, classes and SAE widths can "
-                             "be merged")
-        out = LatentStats(self.n_images + other.n_images, self.tau, self.fired + other.fired,
-                          self.act_sum + other.act_sum, self.class_counts + other.class_counts,
-                          self.top_keys.clone(), self.top_labels.clone(),
-                          self.stream_sum + other.stream_sum)
-        out._push(other.top_keys, other.top_labels)
-        return out
+# %% ../nbs/04_statistics.ipynb #55515437
+@patch
+def tensors(self: LatentStats) -> dict[str, Tensor]:
+    "The state's tensors by field name (what `save` writes and `to` moves)."
+    names = ("fired", "act_sum", "class_counts", "top_keys", "top_labels", "stream_sum")
+    return {n: getattr(self, n) for n in names}
 
-    def to(self, device) -> "LatentStats":
-        return LatentStats(self.n_images, self.tau, **{n: t.to(device) for n, t in self.tensors().items()})
 
-    # ---- the statistics of §3.2 -------------------------------------------------------------------
-    @property
-    def dead(self) -> Tensor: return self.fired == 0
+@patch(as_prop=True)
+def nbytes(self: LatentStats) -> int:
+    return sum(t.numel() * t.element_size() for t in self.tensors().values())
 
-    @property
-    def frequency(self) -> Tensor:
-        "(S,) float64 fraction of images on which the latent fired; NaN for dead latents."
-        f = self.fired.double() / max(self.n_images, 1)
-        return f.masked_fill(self.dead, math.nan)
 
-    @property
-    def mean_activation(self) -> Tensor:
-        "(S,) float64 mean of mean_act over the images on which the latent fired; NaN for dead latents."
-        return (self.act_sum.double() * FIXED_POINT / self.fired.clamp_min(1)).masked_fill(self.dead, math.nan)
+@patch
+def merge(self: LatentStats, other: LatentStats) -> LatentStats:
+    "The statistics of two disjoint sets of images together, exactly as one pass over both gives."
+    shape = lambda s: (s.tau, s.k, s.n_classes, s.d_sae, s.stream_sum.numel())
+    if shape(self) != shape(other):
+        raise ValueError("only statistics with the same tau, k, classes and SAE widths can "
+                         "be merged")
+    out = LatentStats(self.n_images + other.n_images, self.tau, self.fired + other.fired,
+                      self.act_sum + other.act_sum, self.class_counts + other.class_counts,
+                      self.top_keys.clone(), self.top_labels.clone(),
+                      self.stream_sum + other.stream_sum)
+    out._push(other.top_keys, other.top_labels)
+    return out
 
-    def reference_images(self) -> tuple[Tensor, Tensor, Tensor]:
-        "(index, value, label), each (k, S): the top-k images by mean_act; -1 / NaN / -1 where there is none."
-        value = (self.top_keys >> 32).to(torch.int32).view(torch.float32)
-        valid = (self.top_keys >= 0) & (value > 0)
-        index = _ID_LIMIT - 1 - (self.top_keys & 0xFFFFFFFF)
-        return (index.masked_fill(~valid, -1), value.masked_fill(~valid, math.nan),
-                self.top_labels.masked_fill(~valid, -1))
 
-    @property
-    def label_entropy(self) -> Tensor:
-        "(S,) float64 Eq. 3 over the reference images, weighted by mean_act, natural log; NaN for dead latents."
-        _, value, label = self.reference_images()
-        w = torch.nan_to_num(value.double())  # (k, S)
-        total = w.sum(0)
-        same = (label[:, None] == label[None]) & (label[None] >= 0)  # (k, k, S): reference j has i's class
-        p_class = (same * w[None]).sum(1) / total  # probability of each reference's class
-        # Σ_c p_c log(1/p_c) = Σ_i (w_i / W) log(1/p_{c(i)}): each class's mass is split over its references
-        h = (w / total * torch.log(1 / p_class.where(w > 0, torch.ones_like(p_class)))).sum(0)
-        return h.masked_fill(total == 0, math.nan)
+@patch
+def to(self: LatentStats, device) -> LatentStats:
+    moved = {n: t.to(device) for n, t in self.tensors().items()}
+    return LatentStats(self.n_images, self.tau, **moved)
 
-    @property
-    def label_std(self) -> Tensor:
-        "(S,) float64 population standard deviation of the reference images' class indices; NaN for dead latents."
-        _, _, label = self.reference_images()
-        valid = label >= 0
-        n = valid.sum(0)
-        lab = label.double().where(valid, torch.zeros((), dtype=torch.float64, device=label.device))
-        mean = lab.sum(0) / n.clamp_min(1)
-        var = ((lab - mean).square() * valid).sum(0) / n.clamp_min(1)
-        return var.sqrt().masked_fill(n == 0, math.nan)
+# %% ../nbs/04_statistics.ipynb #4dbae792
+@patch(as_prop=True)
+def dead(self: LatentStats) -> Tensor: return self.fired == 0
 
-    @property
-    def dataset_counts(self) -> Tensor:
-        "(S,) int64 a_D (Eq. 5): count_act summed over the whole dataset."
-        return self.class_counts.sum(0)
 
-    def table(self) -> pd.DataFrame:
-        "One row per latent: frequency, mean activation, label entropy and std, and their log10 for the plots."
-        f, a = self.frequency.cpu().numpy(), self.mean_activation.cpu().numpy()
-        return pd.DataFrame({"latent": np.arange(self.d_sae), "frequency": f, "mean_activation": a,
-                             "log10_frequency": np.log10(f), "log10_mean_activation": np.log10(a),
-                             "label_entropy": self.label_entropy.cpu().numpy(), "label_std": self.label_std.cpu().numpy(),
-                             "dataset_count": self.dataset_counts.cpu().numpy()})
+@patch(as_prop=True)
+def frequency(self: LatentStats) -> Tensor:
+    "(S,) float64 fraction of images on which the latent fired; NaN for dead latents."
+    f = self.fired.double() / max(self.n_images, 1)
+    return f.masked_fill(self.dead, math.nan)
 
-    # ---- storage ----------------------------------------------------------------------------------
-    def save(self, folder: Path | str) -> Path:
-        folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
-        save_tensors(folder / "stats.safetensors", self.tensors())
-        write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images,
-                                           "tau": self.tau, "k": self.k})
-        return folder
 
-    @classmethod
-    def load(cls, folder: Path | str, device="cpu", tau: float | None = None, k: int | None = None
-             ) -> "LatentStats":
-        "Statistics saved by `save`; refused if their τ or k differ from the `tau`, `k` asked for."
-        folder = Path(folder)
-        if not (folder / "stats.json").is_file(): raise FileNotFoundError(f"no latent statistics in {folder}")
-        meta = json.loads((folder / "stats.json").read_text())
-        if meta.get("version") != STATS_VERSION:
-            raise ValueError(f"{folder} holds statistics of version {meta.get('version')}, this code reads "
-                             f"{STATS_VERSION}: delete the folder to recompute them")
-        for name, want in (("tau", tau), ("k", k)):
-            if want is not None and meta.get(name) != want:
-                raise ValueError(f"{folder} holds statistics with {name} = {meta.get(name)}, not "
-                                 f"the {name} = {want} asked for: they count other tokens or keep "
-                                 f"other reference images")
-        return cls(meta["n_images"], meta["tau"], **load_tensors(folder / "stats.safetensors", device))
+@patch(as_prop=True)
+def mean_activation(self: LatentStats) -> Tensor:
+    "(S,) float64 mean of mean_act over the images on which the latent fired; NaN for dead latents."
+    mean = self.act_sum.double() * FIXED_POINT / self.fired.clamp_min(1)
+    return mean.masked_fill(self.dead, math.nan)
+
+
+@patch
+def reference_images(self: LatentStats) -> tuple[Tensor, Tensor, Tensor]:
+    "(index, value, label), each (k, S): the top-k images by mean_act; -1 / NaN / -1 where none."
+    value = (self.top_keys >> 32).to(torch.int32).view(torch.float32)
+    valid = (self.top_keys >= 0) & (value > 0)
+    index = _ID_LIMIT - 1 - (self.top_keys & 0xFFFFFFFF)
+    return (index.masked_fill(~valid, -1), value.masked_fill(~valid, math.nan),
+            self.top_labels.masked_fill(~valid, -1))
+
+# %% ../nbs/04_statistics.ipynb #cdfdcebf
+@patch(as_prop=True)
+def label_entropy(self: LatentStats) -> Tensor:
+    "(S,) float64 Eq. 3 over the reference images, weighted by mean_act, natural log; NaN if dead."
+    _, value, label = self.reference_images()
+    w = torch.nan_to_num(value.double())  # (k, S)
+    total = w.sum(0)
+    # (k, k, S): reference j has reference i's class
+    same = (label[:, None] == label[None]) & (label[None] >= 0)
+    p_class = (same * w[None]).sum(1) / total  # probability of each reference's class
+    # Σ_c p_c log(1/p_c) = Σ_i (w_i / W) log(1/p_{c(i)}): each class's mass is split over its
+    # references
+    h = (w / total * torch.log(1 / p_class.where(w > 0, torch.ones_like(p_class)))).sum(0)
+    return h.masked_fill(total == 0, math.nan)
+
+
+@patch(as_prop=True)
+def label_std(self: LatentStats) -> Tensor:
+    "(S,) float64 population std of the reference images' class indices; NaN for dead latents."
+    _, _, label = self.reference_images()
+    valid = label >= 0
+    n = valid.sum(0)
+    lab = label.double().where(valid, torch.zeros((), dtype=torch.float64, device=label.device))
+    mean = lab.sum(0) / n.clamp_min(1)
+    var = ((lab - mean).square() * valid).sum(0) / n.clamp_min(1)
+    return var.sqrt().masked_fill(n == 0, math.nan)
+
+
+@patch(as_prop=True)
+def dataset_counts(self: LatentStats) -> Tensor:
+    "(S,) int64 a_D (Eq. 5): count_act summed over the whole dataset."
+    return self.class_counts.sum(0)
+
+
+@patch
+def table(self: LatentStats) -> pd.DataFrame:
+    "One row per latent: frequency, mean activation, label entropy and std, log10s for the plots."
+    f, a = self.frequency.cpu().numpy(), self.mean_activation.cpu().numpy()
+    return pd.DataFrame({"latent": np.arange(self.d_sae), "frequency": f, "mean_activation": a,
+                         "log10_frequency": np.log10(f), "log10_mean_activation": np.log10(a),
+                         "label_entropy": self.label_entropy.cpu().numpy(),
+                         "label_std": self.label_std.cpu().numpy(),
+                         "dataset_count": self.dataset_counts.cpu().numpy()})
+
+# %% ../nbs/04_statistics.ipynb #f0711b0a
+@patch
+def save(self: LatentStats, folder: Path | str) -> Path:
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    save_tensors(folder / "stats.safetensors", self.tensors())
+    write_json(folder / "stats.json", {"version": STATS_VERSION, "n_images": self.n_images,
+                                       "tau": self.tau, "k": self.k})
+    return folder
+
+
+@patch(cls_method=True)
+def load(cls: LatentStats, folder: Path | str, device="cpu", tau: float | None = None,
+         k: int | None = None) -> LatentStats:
+    "Statistics saved by `save`; refused if their τ or k differ from the `tau`, `k` asked for."
+    folder = Path(folder)
+    if not (folder / "stats.json").is_file():
+        raise FileNotFoundError(f"no latent statistics in {folder}")
+    meta = json.loads((folder / "stats.json").read_text())
+    if meta.get("version") != STATS_VERSION:
+        raise ValueError(f"{folder} holds statistics of version {meta.get('version')}, this code "
+                         f"reads {STATS_VERSION}: delete the folder to recompute them")
+    for name, want in (("tau", tau), ("k", k)):
+        if want is not None and meta.get(name) != want:
+            raise ValueError(f"{folder} holds statistics with {name} = {meta.get(name)}, not "
+                             f"the {name} = {want} asked for: they count other tokens or keep "
+                             f"other reference images")
+    return cls(meta["n_images"], meta["tau"], **load_tensors(folder / "stats.safetensors", device))
 
 # %% ../nbs/04_statistics.ipynb #6f996ee2
 @torch.no_grad()

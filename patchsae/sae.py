@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -172,8 +173,8 @@ def init_b_dec(sae: PatchSAE, sample: Tensor, method: str = "geomedian_tokens") 
     return sae
 
 # %% ../nbs/03_training.ipynb #ed173016
-# seeds of the training order: a prime stride keeps the seeds of distinct (seed, epoch) pairs, and of
-# (seed, shuffle chunk) pairs, apart for any realistic number of epochs and chunks
+# seeds of the training order: a prime stride keeps the seeds of distinct (seed, epoch) pairs, and
+# of (seed, shuffle chunk) pairs, apart for any realistic number of epochs and chunks
 SEED_STRIDE = 1_000_003
 CHUNK_STRIDE = 7_919
 
@@ -183,7 +184,7 @@ def _epoch_order(n: int, seed: int, epoch: int) -> Tensor:
 
 
 def _residuals(backbone: ViTBackbone, images: Tensor, layers: Iterable[int]) -> dict[int, Tensor]:
-    "The stream after each block in `layers`, (B, T, D), in one forward that stops at the deepest of them."
+    "The stream after each block in `layers`, (B, T, D), in one forward stopping at the deepest."
     layers = sorted({backbone.check_layer(l) for l in layers})
     x, out = backbone.embed(images), {}
     for i in range(layers[-1] + 1):
@@ -193,20 +194,23 @@ def _residuals(backbone: ViTBackbone, images: Tensor, layers: Iterable[int]) -> 
 
 
 class ActivationSource:
-    "Token activations of `ds` at block `layer`, one deterministic batch per training step (see above)."
+    "Token activations of `ds` at block `layer`, one deterministic batch per training step."
 
     def __init__(self, backbone: ViTBackbone | None, ds: LabelledImages, layer: int,
                  batch_images: int, *, tokens: str = "all", shuffle_tokens: bool = False,
                  buffer_batches: int = 16, seed: int = 0, cache: np.ndarray | None = None,
                  device: str | torch.device = "cpu", num_workers: int = 0):
         check_tokens(tokens)
-        if backbone is None and cache is None: raise ValueError("give a backbone to stream from, or a cache")
+        if backbone is None and cache is None:
+            raise ValueError("give a backbone to stream from, or a cache")
         if cache is not None and len(cache) != len(ds):
-            raise ValueError(f"the activation cache holds {len(cache)} images but the dataset has {len(ds)}")
+            raise ValueError(f"the activation cache holds {len(cache)} images but the dataset has "
+                             f"{len(ds)}")
         if backbone is not None: backbone.check_layer(layer)
         self.backbone, self.ds, self.layer, self.batch_images = backbone, ds, layer, batch_images
-        self.tokens, self.shuffle_tokens, self.buffer_batches = tokens, shuffle_tokens, buffer_batches
-        self.seed, self.cache, self.device, self.num_workers = seed, cache, torch.device(device), num_workers
+        self.tokens, self.shuffle_tokens = tokens, shuffle_tokens
+        self.buffer_batches, self.seed, self.cache = buffer_batches, seed, cache
+        self.device, self.num_workers = torch.device(device), num_workers
         self._buffer: tuple[int, Tensor] | None = None
 
     @property
@@ -217,74 +221,90 @@ class ActivationSource:
         return {"data": self.ds.spec, "layer": self.layer, "buffer_batches": self.buffer_batches,
                 **read}
 
-    def image_ids(self, step: int) -> Tensor:
-        "Indices into `ds` of the images of training step `step`."
-        n, b = len(self.ds), self.batch_images
-        start = step * b
-        ids, epoch = [], start // n
-        pos = start - epoch * n
-        while sum(len(i) for i in ids) < b:
-            order = _epoch_order(n, self.seed, epoch)
-            take = order[pos:pos + b - sum(len(i) for i in ids)]
-            ids.append(take); epoch, pos = epoch + 1, 0
-        return torch.cat(ids)
+# %% ../nbs/03_training.ipynb #53bd42cb
+@patch
+def image_ids(self: ActivationSource, step: int) -> Tensor:
+    "Indices into `ds` of the images of training step `step`."
+    n, b = len(self.ds), self.batch_images
+    start = step * b
+    ids, epoch = [], start // n
+    pos = start - epoch * n
+    while sum(len(i) for i in ids) < b:
+        order = _epoch_order(n, self.seed, epoch)
+        take = order[pos:pos + b - sum(len(i) for i in ids)]
+        ids.append(take); epoch, pos = epoch + 1, 0
+    return torch.cat(ids)
 
-    @torch.no_grad()
-    def images(self, ids: Tensor) -> Tensor:
-        "The stream of the images `ids`, (B, T, D) float32 on `device`."
-        if self.cache is not None:
-            order = torch.argsort(ids)  # read the memmap in file order, then put the rows back
-            rows = torch.from_numpy(np.ascontiguousarray(self.cache[ids[order].numpy()]))
-            out = torch.empty_like(rows); out[order] = rows
-            return out.to(self.device, torch.float32)
-        x = self.ds.get_batch(ids)[0].to(self.device)
-        return self.backbone.residual(x, self.layer).float()
 
-    def stream(self, chunks: Sequence[Tensor]) -> Iterator[Tensor]:
-        "The (B, T, D) stream of each chunk of ids; with `num_workers` > 0 workers decode ahead."
-        if self.cache is not None or self.num_workers == 0:
-            for c in chunks: yield self.images(c)
-            return
-        loader = torch.utils.data.DataLoader(self.ds, batch_sampler=[c.tolist() for c in chunks],
-                                             num_workers=self.num_workers)
-        with torch.no_grad():
-            for x, _ in loader: yield self.backbone.residual(x.to(self.device), self.layer).float()
+@patch
+@torch.no_grad()
+def images(self: ActivationSource, ids: Tensor) -> Tensor:
+    "The stream of the images `ids`, (B, T, D) float32 on `device`."
+    if self.cache is not None:
+        order = torch.argsort(ids)  # read the memmap in file order, then put the rows back
+        rows = torch.from_numpy(np.ascontiguousarray(self.cache[ids[order].numpy()]))
+        out = torch.empty_like(rows); out[order] = rows
+        return out.to(self.device, torch.float32)
+    x = self.ds.get_batch(ids)[0].to(self.device)
+    return self.backbone.residual(x, self.layer).float()
 
-    def step_images(self, steps: range) -> Iterator[Tensor]:
-        "The (B, T, D) stream of each training step in `steps`."
-        return self.stream([self.image_ids(s) for s in steps])
+# %% ../nbs/03_training.ipynb #7a7811e7
+@patch
+def stream(self: ActivationSource, chunks: Sequence[Tensor]) -> Iterator[Tensor]:
+    "The (B, T, D) stream of each chunk of ids; with `num_workers` > 0 workers decode ahead."
+    if self.cache is not None or self.num_workers == 0:
+        for c in chunks: yield self.images(c)
+        return
+    loader = torch.utils.data.DataLoader(self.ds, batch_sampler=[c.tolist() for c in chunks],
+                                         num_workers=self.num_workers)
+    with torch.no_grad():
+        for x, _ in loader: yield self.backbone.residual(x.to(self.device), self.layer).float()
 
-    def select(self, acts: Tensor) -> Tensor:
-        "The training tokens of a (B, T, D) stream: all of them as (B·T, D), or the CLS tokens (B, D)."
-        return acts[:, 0] if self.tokens == "cls" else acts.reshape(-1, acts.shape[-1])
 
-    def batch(self, step: int) -> Tensor:
-        "The token vectors (N, D) of training step `step`."
-        if not self.shuffle_tokens: return self.select(self.images(self.image_ids(step)))
-        chunk, k = divmod(step, self.buffer_batches)
-        if self._buffer is None or self._buffer[0] != chunk:
-            first = chunk * self.buffer_batches
-            steps = range(first, first + self.buffer_batches)
-            pool = torch.cat([self.select(a) for a in self.step_images(steps)])
-            g = torch.Generator().manual_seed(self.seed * SEED_STRIDE + CHUNK_STRIDE * chunk + 1)
-            perm = torch.randperm(len(pool), generator=g)
-            self._buffer = (chunk, pool[perm.to(pool.device)])
-        n = len(self._buffer[1]) // self.buffer_batches
-        return self._buffer[1][k * n:(k + 1) * n]
+@patch
+def step_images(self: ActivationSource, steps: range) -> Iterator[Tensor]:
+    "The (B, T, D) stream of each training step in `steps`."
+    return self.stream([self.image_ids(s) for s in steps])
 
-    def batches(self, start: int, stop: int) -> Iterator[Tensor]:
-        "`batch(s)` for s in start..stop-1, decoding images ahead in worker processes when `num_workers` > 0."
-        if self.shuffle_tokens or self.cache is not None or self.num_workers == 0:
-            for s in range(start, stop): yield self.batch(s)
-        else:
-            for acts in self.step_images(range(start, stop)): yield self.select(acts)
 
-    def ordered(self, ids: Tensor | None = None, batch_images: int | None = None
-                ) -> Iterator[Tensor]:
-        "One pass over the images `ids` (default: all) in the given order, as (N, D) token batches."
-        ids = torch.arange(len(self.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
-        for acts in self.stream(ids.split(batch_images or self.batch_images)):
-            yield self.select(acts)
+@patch
+def select(self: ActivationSource, acts: Tensor) -> Tensor:
+    "The training tokens of a (B, T, D) stream: all of them as (B·T, D), or the CLS tokens (B, D)."
+    return acts[:, 0] if self.tokens == "cls" else acts.reshape(-1, acts.shape[-1])
+
+# %% ../nbs/03_training.ipynb #788c0aef
+@patch
+def batch(self: ActivationSource, step: int) -> Tensor:
+    "The token vectors (N, D) of training step `step`."
+    if not self.shuffle_tokens: return self.select(self.images(self.image_ids(step)))
+    chunk, k = divmod(step, self.buffer_batches)
+    if self._buffer is None or self._buffer[0] != chunk:
+        first = chunk * self.buffer_batches
+        steps = range(first, first + self.buffer_batches)
+        pool = torch.cat([self.select(a) for a in self.step_images(steps)])
+        g = torch.Generator().manual_seed(self.seed * SEED_STRIDE + CHUNK_STRIDE * chunk + 1)
+        perm = torch.randperm(len(pool), generator=g)
+        self._buffer = (chunk, pool[perm.to(pool.device)])
+    n = len(self._buffer[1]) // self.buffer_batches
+    return self._buffer[1][k * n:(k + 1) * n]
+
+
+@patch
+def batches(self: ActivationSource, start: int, stop: int) -> Iterator[Tensor]:
+    "`batch(s)` for s in start..stop-1, images decoded ahead by workers when `num_workers` > 0."
+    if self.shuffle_tokens or self.cache is not None or self.num_workers == 0:
+        for s in range(start, stop): yield self.batch(s)
+    else:
+        for acts in self.step_images(range(start, stop)): yield self.select(acts)
+
+
+@patch
+def ordered(self: ActivationSource, ids: Tensor | None = None, batch_images: int | None = None
+            ) -> Iterator[Tensor]:
+    "One pass over the images `ids` (default: all) in the given order, as (N, D) token batches."
+    ids = torch.arange(len(self.ds)) if ids is None else torch.as_tensor(ids, dtype=torch.long)
+    for acts in self.stream(ids.split(batch_images or self.batch_images)):
+        yield self.select(acts)
 
 
 def cache_identity(cache: np.ndarray) -> str:

@@ -87,7 +87,7 @@ class BackboneConfig:
             raise ValueError(f"backbone.hook_layer = {self.hook_layer} is out of range for a {self.layers}-block ViT; "
                              f"use 0..{self.layers - 1}")
 
-
+# %% ../nbs/00_core.ipynb #309d5f53
 @dataclass(frozen=True)
 class SAEConfig:
     "PatchSAE (Eq. 1-2) and its training recipe (App. A.1)."
@@ -122,7 +122,7 @@ class SAEConfig:
         for name in ("expansion", "train_images", "batch_images", "checkpoint_every", "eval_images"):
             if getattr(self, name) < 1: raise ValueError(f"sae.{name} = {getattr(self, name)} must be at least 1")
 
-
+# %% ../nbs/00_core.ipynb #a37e7451
 @dataclass(frozen=True)
 class AnalysisConfig:
     "Constants of the latent statistics (§3.2) and of top-k masking (§4.1)."
@@ -170,7 +170,7 @@ class ToyClipConfig:
     def __post_init__(self):
         _choice(self, "dtype", ("bfloat16", "float32"))
 
-
+# %% ../nbs/00_core.ipynb #83193d61
 @dataclass(frozen=True)
 class MapleConfig:
     "MaPLe multi-modal prompt learning (§4.2, Khattak et al. 2023)."
@@ -185,7 +185,7 @@ class MapleConfig:
     seeds: tuple[int, ...] = (1, 2, 3)
     checkpoint_root: str = ""  # paper: folder with the released MaPLe weights; "" trains our own
 
-
+# %% ../nbs/00_core.ipynb #bf44a62c
 @dataclass(frozen=True)
 class Config:
     "Everything a run needs to know; built by `get_config` from a profile plus overrides."
@@ -318,7 +318,7 @@ def _unknown_key(key: str) -> ConfigError:
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     return ConfigError(f"unknown config key {key!r}.{hint} Valid keys: {', '.join(valid)}")
 
-
+# %% ../nbs/00_core.ipynb #10e50a79
 def _apply(obj, changes: dict[tuple[str, ...], dict[str, Any]], path: tuple[str, ...] = ()):
     "Replace all changed fields of each section at once, so checks see the final values together."
     kw = dict(changes.get(path, {}))
@@ -596,7 +596,7 @@ class Run:
 
 _current: Run | None = None
 
-
+# %% ../nbs/00_core.ipynb #a2a41a90
 def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *, data_root: str = "",
           out_dir: str = "", fig_dir: str = "", cache_dir: str = "", notebook: str = INTERACTIVE
           ) -> Run:
@@ -665,7 +665,7 @@ def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
         yield metrics
         write_json(path, {nb: dict(sorted(m.items())) for nb, m in sorted(metrics.items()) if m})
 
-
+# %% ../nbs/00_core.ipynb #e658e27d
 def record_metric(name: str, value, path: Path | str | None = None, notebook: str | None = None
                   ) -> dict[str, Any]:
     "Record `name: value` under the run's notebook in metrics.json (or `path`); return its metrics."
@@ -854,19 +854,29 @@ def table_entry(id: str, notebook: str, stem: str, title: str = "", toy_world_on
     files = tuple(f"{stem}.{e}" for e in ("csv", "md", "tex"))
     return ManifestEntry(id, notebook, files, title, toy_world_only)
 
-
-MANIFEST: tuple[ManifestEntry, ...] = (
-    # added by the sections that produce them; project figures (not in the paper) have ids of their own
-    figure_entry("extra_data", "01_data", "extra_data_examples", "example images of every task, with the toy world's concept masks"),
-    figure_entry("extra_zeroshot", "02_models", "extra_zeroshot_tasks", "zero-shot top-1 of the backbone on every task"),
-    figure_entry("extra_saetraining", "03_training", "extra_saetraining_curves", "training curves of the profile's SAE"),
+# %% ../nbs/00_core.ipynb #2695bbb5
+# the manifest: what each section notebook writes; project figures (not in the paper) have ids of
+# their own
+_ANALYSIS: tuple[ManifestEntry, ...] = (  # nbs/01-06
+    figure_entry("extra_data", "01_data", "extra_data_examples",
+                 "example images of every task, with the toy world's concept masks"),
+    figure_entry("extra_zeroshot", "02_models", "extra_zeroshot_tasks",
+                 "zero-shot top-1 of the backbone on every task"),
+    figure_entry("extra_saetraining", "03_training", "extra_saetraining_curves",
+                 "training curves of the profile's SAE"),
     table_entry("table2", "03_training", "table2", "SAE training configurations and metrics"),
-    figure_entry("fig03", "04_statistics", "fig03_statistics", "latent statistics scatter and reference images of four latents"),
-    figure_entry("fig08", "04_statistics", "fig08_tokens", "statistics of a CLS-only SAE vs an all-token SAE"),
-    figure_entry("fig10", "04_statistics", "fig10_datasets", "two latents' reference images across five datasets"),
-    figure_entry("fig14", "04_statistics", "fig14_task_latents", "each task's most representative latent across datasets"),
-    figure_entry("fig02c", "05_localization", "fig02c_masks", "patch-level activations as segmentation masks"),
-    figure_entry("fig04", "05_localization", "fig04_covariate_shift", "a covariate-shift pair: shared and exclusive latents"),
+    figure_entry("fig03", "04_statistics", "fig03_statistics",
+                 "latent statistics scatter and reference images of four latents"),
+    figure_entry("fig08", "04_statistics", "fig08_tokens",
+                 "statistics of a CLS-only SAE vs an all-token SAE"),
+    figure_entry("fig10", "04_statistics", "fig10_datasets",
+                 "two latents' reference images across five datasets"),
+    figure_entry("fig14", "04_statistics", "fig14_task_latents",
+                 "each task's most representative latent across datasets"),
+    figure_entry("fig02c", "05_localization", "fig02c_masks",
+                 "patch-level activations as segmentation masks"),
+    figure_entry("fig04", "05_localization", "fig04_covariate_shift",
+                 "a covariate-shift pair: shared and exclusive latents"),
     figure_entry("fig09", "05_localization", "fig09_layers", "SAEs at four depths"),
     figure_entry("fig13", "05_localization", "fig13_text_latents", "text-in-image latents"),
     table_entry("extra_localization", "05_localization", "extra_localization_ap",
@@ -878,6 +888,10 @@ MANIFEST: tuple[ManifestEntry, ...] = (
                 "the numbers of Fig 5b: accuracy and standard error per selection, mode and k"),
     figure_entry("extra_masking_tasks", "06_masking", "extra_masking_tasks",
                  "each task's class-level masking curves, base and novel classes"),
+)
+
+# %% ../nbs/00_core.ipynb #1b73e8f9
+_ADAPTATION: tuple[ManifestEntry, ...] = (  # nbs/07
     table_entry("table1", "07_adaptation", "table1",
                 "class-level latents of CLIP and MaPLe in three groups; accuracies; Δ"),
     table_entry("extra_table1_seeds", "07_adaptation", "extra_table1_seeds",
@@ -905,8 +919,9 @@ MANIFEST: tuple[ManifestEntry, ...] = (
     figure_entry("fig22", "07_adaptation", "fig22_adapted_only",
                  "images right with the top-2 latents on only after adaptation"),
 )
+MANIFEST: tuple[ManifestEntry, ...] = _ANALYSIS + _ADAPTATION
 
-
+# %% ../nbs/00_core.ipynb #2d5e7357
 def in_toy_world(cfg: Config) -> bool:
     "Whether `cfg` runs on the toy world (its pretraining set is toy ImageNet), not on real data."
     return cfg.data.tasks[0] in _TOY_TASKS

@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from torch import Tensor
 
 from .core import Config, digest
@@ -38,7 +39,7 @@ def check_split(split: str) -> int:
     if split not in SPLITS: raise ValueError(f"split = {split!r}; choose one of {', '.join(SPLITS)}")
     return SPLITS.index(split)
 
-
+# %% ../nbs/01_data.ipynb #6b35bf4f
 class LabelledImages(torch.utils.data.Dataset):
     "A classification dataset: `labels` (N,) int64 in 0..C-1, `classnames` (C,), images by index."
 
@@ -84,7 +85,7 @@ def shared_images(a: LabelledImages, b: LabelledImages) -> int:
     "How many images two datasets have in common."
     return len(np.intersect1d(a.image_keys(), b.image_keys()))
 
-
+# %% ../nbs/01_data.ipynb #a559fafc
 def check_disjoint(select: LabelledImages, evaluate: LabelledImages):
     "Refuse to select on images that are then evaluated on: a clear error naming both datasets."
     n = shared_images(select, evaluate)
@@ -273,6 +274,8 @@ _EARTH = np.array([[.35, .42, .25], [.45, .38, .28]], dtype=np.float32)  # satel
 
 WORD_PIXELS = 24  # a glyph cell of the 3x5 font is 1/24 of the image side (at least one pixel)
 SKETCH_LINE = 2.  # sketch outline width in pixels of a 32-px image (scaled); v2's 1.5 was faint
+
+# %% ../nbs/01_data.ipynb #bf9a42db
 _COMPASS = [(np.cos(a), np.sin(a)) for a in np.arange(8) * np.pi / 4]
 
 
@@ -314,7 +317,7 @@ def _words(word: np.ndarray, phase: np.ndarray, top: np.ndarray, size: int) -> n
         out[idx[:, None], y0[:, None] + rows, x0[:, None] + cols] = True
     return out
 
-
+# %% ../nbs/01_data.ipynb #f26fe880
 def render(attrs: dict[str, np.ndarray], size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     "uint8 images (N, size, size, 3) and boolean masks {concept: (N, size, size)} for the attributes `attrs`."
     style = attrs["style"][:, None, None, None]
@@ -403,7 +406,7 @@ def n_toy_shapes(n_classes: int) -> int:
                          f"got {n_classes}")
     return n_classes // len(FAMILIES)
 
-
+# %% ../nbs/01_data.ipynb #2e7124d6
 def toy_task(name: str, n_classes: int) -> ToyTask:
     "The toy task `name` in a world whose toy ImageNet has `n_classes` classes."
     ns = n_toy_shapes(n_classes)
@@ -466,7 +469,7 @@ def to_display(x: Tensor) -> Tensor:
     "CLIP-normalised (B, 3, H, W) -> float (B, H, W, 3) in [0, 1] for plotting."
     return (x * OPENAI_STD[:, None, None] + OPENAI_MEAN[:, None, None]).clamp(0, 1).permute(0, 2, 3, 1)
 
-
+# %% ../nbs/01_data.ipynb #1116ee47
 class ToyImages(LabelledImages):
     "A split of a toy task; images are pure functions of (seed, task, split, index)."
 
@@ -503,43 +506,58 @@ class ToyImages(LabelledImages):
         parts = parts or [render(self._attributes(ids), self.image_size)]  # an empty selection keeps its shapes
         return np.concatenate([p[0] for p in parts]), {c: np.concatenate([p[1][c] for p in parts]) for c in CONCEPTS}
 
-    def attributes(self, index) -> dict[str, np.ndarray]:
-        "The ground-truth attributes of the images at `index`."
-        return self._attributes(self.ids[torch.as_tensor(index)].flatten())
+# %% ../nbs/01_data.ipynb #8ca3e2fd
+@patch
+def attributes(self: ToyImages, index) -> dict[str, np.ndarray]:
+    "The ground-truth attributes of the images at `index`."
+    return self._attributes(self.ids[torch.as_tensor(index)].flatten())
 
-    def render(self, index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        "uint8 images and concept masks of the images at `index`, rendered in chunks to bound memory."
-        return self._render(self.ids[torch.as_tensor(index)].flatten())
 
-    @property
-    def images(self) -> Tensor:
-        "All images of this dataset, uint8 (N, H, W, 3); the whole split is rendered once and shared by its views."
-        if "images" not in self._cache: self._cache["images"] = torch.from_numpy(self._render(torch.arange(self.n))[0])
-        return self._cache["images"][self.ids]
+@patch
+def render(self: ToyImages, index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    "uint8 images and concept masks of the images at `index`, rendered in chunks to bound memory."
+    return self._render(self.ids[torch.as_tensor(index)].flatten())
 
-    def raw(self, index: Tensor) -> Tensor:
-        "uint8 images (B, H, W, 3) at `index` (from the rendered split if there is one)."
-        if "images" in self._cache: return self._cache["images"][self.ids[torch.as_tensor(index)]]
-        return torch.from_numpy(self.render(index)[0])
 
-    def get_batch(self, index: Tensor) -> tuple[Tensor, Tensor]:
-        index = torch.as_tensor(index)
-        if "images" not in self._cache: self.images  # render the split once; batches are then slices
-        return normalize_images(self.raw(index)), self.labels[index]
+@patch(as_prop=True)
+def images(self: ToyImages) -> Tensor:
+    "All images of this dataset, uint8 (N, H, W, 3); the whole split is rendered once and shared by its views."
+    if "images" not in self._cache: self._cache["images"] = torch.from_numpy(self._render(torch.arange(self.n))[0])
+    return self._cache["images"][self.ids]
 
-    def masks(self, index) -> dict[str, Tensor]:
-        "Ground-truth concept masks {concept: bool (B, H, W)} of the images at `index`."
-        return {c: torch.from_numpy(m) for c, m in self.render(index)[1].items()}
 
-    def captions(self, index, epoch: int = 0) -> list[str]:
-        "Training captions of the images at `index`, phrased for `epoch`."
-        return captions(self.attributes(index), epoch)
+@patch
+def raw(self: ToyImages, index: Tensor) -> Tensor:
+    "uint8 images (B, H, W, 3) at `index` (from the rendered split if there is one)."
+    if "images" in self._cache: return self._cache["images"][self.ids[torch.as_tensor(index)]]
+    return torch.from_numpy(self.render(index)[0])
 
-    def subset(self, index, label_map=None, classnames=None) -> "ToyImages":
-        index = torch.as_tensor(index, dtype=torch.long)
-        labels, names = self.relabelled(index, label_map, classnames)
-        return ToyImages(self.task, self.split, self.n, self.image_size, self.n_shapes, self.seed,
-                         ids=self.ids[index], labels=labels, classnames=names, cache=self._cache)
+# %% ../nbs/01_data.ipynb #36ef182c
+@patch
+def get_batch(self: ToyImages, index: Tensor) -> tuple[Tensor, Tensor]:
+    index = torch.as_tensor(index)
+    if "images" not in self._cache: self.images  # render the split once; batches are then slices
+    return normalize_images(self.raw(index)), self.labels[index]
+
+
+@patch
+def masks(self: ToyImages, index) -> dict[str, Tensor]:
+    "Ground-truth concept masks {concept: bool (B, H, W)} of the images at `index`."
+    return {c: torch.from_numpy(m) for c, m in self.render(index)[1].items()}
+
+
+@patch
+def captions(self: ToyImages, index, epoch: int = 0) -> list[str]:
+    "Training captions of the images at `index`, phrased for `epoch`."
+    return captions(self.attributes(index), epoch)
+
+
+@patch
+def subset(self: ToyImages, index, label_map=None, classnames=None) -> "ToyImages":
+    index = torch.as_tensor(index, dtype=torch.long)
+    labels, names = self.relabelled(index, label_map, classnames)
+    return ToyImages(self.task, self.split, self.n, self.image_size, self.n_shapes, self.seed,
+                     ids=self.ids[index], labels=labels, classnames=names, cache=self._cache)
 
 # %% ../nbs/01_data.ipynb #6e94072e
 COVARIATE_SPLIT = 99  # the pairs' own split id in the image keys: far from train/val/test (0, 1, 2)
@@ -617,7 +635,7 @@ def clip_preprocess(image_size: int = 224):
     return open_clip.image_transform(image_size, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN,
                                      std=open_clip.OPENAI_DATASET_STD)
 
-
+# %% ../nbs/01_data.ipynb #e63305fe
 class FolderImages(LabelledImages):
     "Images decoded from `files` (paths relative to `root`, or a bytes array of them) by `transform`."
 
@@ -662,19 +680,22 @@ class FolderImages(LabelledImages):
         return type(self)(self.files, labels, names, self.root, self.transform, self.name, self.source,
                           self.index[index], self.split)
 
-    @property
-    def spec(self) -> dict:
-        "The image folder, a digest of the files and labels, and the transform."
-        files = self.files[self.index.numpy()]
-        return {"root": str(self.root.resolve()), "n": len(self),
-                "transform": _transform_spec(self.transform),
-                "images": digest(files, self.labels, "\n".join(self.classnames))}
-
-    def image_keys(self) -> np.ndarray:
-        root = str(self.root.resolve()).encode() + b"/"
-        return np.char.add(root, self.files[self.index.numpy()])
+# %% ../nbs/01_data.ipynb #d57c61c2
+@patch(as_prop=True)
+def spec(self: FolderImages) -> dict:
+    "The image folder, a digest of the files and labels, and the transform."
+    files = self.files[self.index.numpy()]
+    return {"root": str(self.root.resolve()), "n": len(self),
+            "transform": _transform_spec(self.transform),
+            "images": digest(files, self.labels, "\n".join(self.classnames))}
 
 
+@patch
+def image_keys(self: FolderImages) -> np.ndarray:
+    root = str(self.root.resolve()).encode() + b"/"
+    return np.char.add(root, self.files[self.index.numpy()])
+
+# %% ../nbs/01_data.ipynb #f9f55dcd
 def _transform_spec(transform) -> str:
     "A transform's description for keys: its `spec` attribute, else its repr (holding no address)."
     text = getattr(transform, "spec", None) or repr(transform)
@@ -806,7 +827,7 @@ def held_out(labels: Tensor, per_class: int, seed: int) -> Tensor:
         out[members[pick]] = True
     return out
 
-
+# %% ../nbs/01_data.ipynb #bdd34677
 def imagenet(root, split: str = "test", transform=None) -> FolderImages:
     "ImageNet-1k in `root/imagenet` (CoOp or ImageFolder layout): test = val/, val = out of train."
     check_split(split)
@@ -872,7 +893,7 @@ def _split_classnames(split: dict[str, list], path: Path) -> list[str]:
                            f"it again")
     return [names[c] for c in range(len(names))]
 
-
+# %% ../nbs/01_data.ipynb #94d45ce2
 def _read_fgvc(base: Path, split: str) -> tuple[list, list[str], Path]:
     "FGVCAircraft's `(entries, variants, listing)` from variants.txt and images_variant_<split>.txt."
     fix = (f"FGVCAircraft is the data/ folder of fgvc-aircraft-2013b.tar.gz renamed to {base.name}/, as in the "

@@ -74,7 +74,7 @@ def activation_maps(backbone: ViTBackbone, sae: PatchSAE, images: Tensor, layer:
     latents = torch.as_tensor(latents).expand(len(images)).to(maps.device)
     return upsample(maps[torch.arange(len(images)), latents], images.shape[-1]).cpu()
 
-
+# %% ../nbs/05_localization.ipynb #98e5201d
 def reference_maps(backbone: ViTBackbone, sae: PatchSAE, ds: LabelledImages, stats: LatentStats,
                    latent: int, layer: int, n: int) -> Tensor:
     "`latent`'s activation maps (n', H, W) on its first `n` reference images (n' < n: fewer exist)."
@@ -179,7 +179,7 @@ def patch_coverage(masks: dict[str, Tensor], grid: int) -> Tensor:
     p = size // grid
     return x.reshape(n, c, grid, p, grid, p).sum((3, 5)).reshape(n, c, grid * grid).transpose(1, 2)
 
-
+# %% ../nbs/05_localization.ipynb #26571a8e
 @torch.no_grad()
 def localization_data(backbone: ViTBackbone, ds: ToyImages, layer: int, batch_size: int = 256
                       ) -> dict:
@@ -224,7 +224,7 @@ def concept_localization(sae: PatchSAE, data: dict, peak: Tensor | None = None,
     return {"concepts": names, "iou": inter / union.clamp_min(1), "pointing": hits / present.clamp_min(1),
             "peak": peak, "thresholds": tuple(thresholds), "images_with_concept": present}
 
-
+# %% ../nbs/05_localization.ipynb #a8273299
 def best_latents(result: dict) -> pd.DataFrame:
     "For each concept, the (latent, θ) of highest IoU in a `concept_localization` result."
     iou = result["iou"]  # (θ, S, C)

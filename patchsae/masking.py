@@ -400,8 +400,7 @@ def masking_results(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, sa
                     templates: Sequence[str] | None = None,
                     rank_backbone: ViTBackbone | None = None, device: str | torch.device = "cpu",
                     progress: bool = True) -> MaskingResult:
-    "The masking sweep of `backbone` + `sae` on `task`'s `which` classes (all, base or novel).\n\n"
-    "Latents are ranked by `rank_backbone`'s class-level counts (default: `backbone`'s own)."
+    "The masking sweep on `task`'s `which` classes; `rank_backbone` (default `backbone`) ranks."
     a, task, layer = cfg.analysis, task or cfg.data.tasks[0], cfg.backbone.hook_layer
     templates = list(templates or task_templates(cfg, task))  # the zero-shot classifier's
     select = load_dataset(cfg, task, a.selection_split)

@@ -122,7 +122,7 @@ def encode_image(self: ViTBackbone, images: Tensor, layer: int | None = None,
     f = self.head(x)
     return F.normalize(f, dim=-1) if normalize else f
 
-
+# %% ../nbs/02_models.ipynb #2c255160
 @patch
 def image_tokens(self: ViTBackbone, include_prompt_tokens: bool = False) -> slice:
     "The stream's tokens of the image (CLS + patches), and its prompt tokens if asked."
@@ -246,7 +246,7 @@ def warmup_cosine_lr(step: int, total: int, warmup: int, lr: float) -> float:
     if step < warmup: return lr * (step + 1) / warmup
     return lr * .5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 
-
+# %% ../nbs/02_models.ipynb #9e54d54e
 def train_tiny_clip(cfg: Config, device: str | torch.device = "cpu", log: Callable[[str], None] | None = print
                     ) -> tuple[open_clip.CLIP, dict]:
     "Train the tiny CLIP of `cfg` on the toy-ImageNet captions; returns the model and a training log."
@@ -350,7 +350,7 @@ def _weights_help(arch: str) -> str:
             f"(an open_clip state dict, e.g. open_clip_pytorch_model.bin from the hub repo timm/vit_base_patch16_clip_224.openai, "
             f"or OpenAI's ViT-B-16.pt), e.g. `--set backbone.pretrained=/path/to/file`.")
 
-
+# %% ../nbs/02_models.ipynb #68fb7611
 def openclip_backbone(arch: str, pretrained: str, device: str | torch.device = "cpu", image_size: int = 224) -> Backbone:
     "An open_clip model as a `Backbone`: `pretrained` is a tag (e.g. 'openai'), a weights file, or 'random'."
     if arch not in open_clip.list_models():

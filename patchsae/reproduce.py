@@ -12,7 +12,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .core import (MANIFEST, PROFILES, ConfigError, ManifestEntry, coerce_value, drop_metrics,
                            get_config, in_toy_world, manifest_for, project_root, write_json)
@@ -58,7 +58,7 @@ def read_parameters(nb_path: Path | str) -> dict[str, Any]:
                              f"list, dict), not `{ast.unparse(node.value)}`") from None
     return params
 
-
+# %% ../nbs/09_reproduce.ipynb #60beae80
 def section_notebooks(nbs_dir: Path | str, only: Iterable[str] | None = None) -> list[Path]:
     "The section notebooks present in `nbs_dir`, in order; `only` picks some by stem, number or name."
     nbs_dir = Path(nbs_dir)
@@ -111,7 +111,7 @@ def _manifest_status(entry: ManifestEntry, fig_dir: Path, since: float) -> dict:
     return {"id": entry.id, "notebook": entry.notebook, "title": entry.title, "files": files,
             "written": all(files.values())}
 
-
+# %% ../nbs/09_reproduce.ipynb #398e38af
 def _plan(notebooks: list[Path], base: dict, user: dict) -> list[tuple[Path, dict]]:
     "Each notebook with the parameters it gets: the run parameters, plus the user's that it declares."
     reserved = sorted(set(user) & set(RUN_PARAMETERS))
@@ -145,37 +145,70 @@ def absolute_path(value: str) -> str:
     path = Path(value).expanduser()
     return str(path.resolve()) if value and path.exists() else value
 
-
-def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
-              out: Path | str | None = None, cache: Path | str | None = None, params: Mapping[str, Any] | None = None,
-              overrides: Mapping[str, Any] | None = None, nbs_dir: Path | str | None = None,
-              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False,
-              echo: bool = False,
-              log: Callable[[str], Any] = print) -> dict:
-    "Execute the section notebooks for `profile`; return the summary (also written to runs/<profile>/summary.json)."
-    toy_world = in_toy_world(get_config(profile, overrides))  # a bad profile or override fails here
+# %% ../nbs/09_reproduce.ipynb #1c1f214b
+def _folders(profile: str, nbs_dir, out, cache) -> tuple[Path, Path, Path, Path]:
+    "The notebooks' folder (checked), and the run's executed-notebook, figure and cache folders."
     root = project_root()
     nbs_dir = Path(nbs_dir or root / "nbs")
     if not nbs_dir.is_dir():
-        raise UsageError(f"no notebooks folder at {nbs_dir}; run from a patchsae checkout or pass --nbs")
+        raise UsageError(f"no notebooks folder at {nbs_dir}; run from a patchsae checkout or pass "
+                         f"--nbs")
     out_root = Path(out or root).resolve()
     run_dir, fig_dir = out_root / "runs" / profile, out_root / "figures" / profile
-    cache_dir = Path(cache or root / "runs" / "cache").resolve()
-    notebooks = section_notebooks(nbs_dir, only)
-    if not notebooks: raise UsageError(f"no section notebooks ({', '.join(SECTIONS)}) in {nbs_dir}")
+    return nbs_dir, run_dir, fig_dir, Path(cache or root / "runs" / "cache").resolve()
 
+
+def _failure(e: Exception) -> tuple[str, str]:
+    "Where a notebook failed (the executed copy's cell and its first line), and the error."
+    where = "a cell"
+    if getattr(e, "exec_count", None):  # numbered as in the executed copy (papermill adds a cell)
+        lines = e.source.splitlines()
+        first = next((l for l in lines if l.strip() and not l.startswith("#|")), "")
+        where = f"In [{e.exec_count}] (`{first[:80]}`)"
+    err = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
+    return where, err
+
+
+def _new_summary(profile: str, run_dir: Path, fig_dir: Path, notebooks: Sequence[Path]) -> dict:
+    "The summary of a run before any notebook ran: every notebook pending."
+    return {"profile": profile, "started": _now(), "finished": None, "ok": False, "seconds": None,
+            "run_dir": str(run_dir), "fig_dir": str(fig_dir),
+            "notebooks": [{"notebook": nb.stem, "status": "pending", "seconds": None,
+                           "output": str(run_dir / nb.name)} for nb in notebooks],
+            "manifest": []}
+
+
+def _missing(manifest: Sequence[dict]) -> list[str]:
+    "Manifest entries with files their notebook did not write, as 'id (notebook): files'."
+    return [f"{m['id']} ({m['notebook']}): {', '.join(f for f, w in m['files'].items() if not w)}"
+            for m in manifest if not m["written"]]
+
+
+def _base_params(profile: str, overrides, data_root, run_dir, fig_dir, cache_dir) -> dict:
+    "The parameters every notebook gets; path-valued overrides made absolute."
     overrides = {k: absolute_path(v) if k in PATH_KEYS and isinstance(v, str) else v
                  for k, v in (overrides or {}).items()}
-    base = {"profile": profile, "overrides": overrides, "data_root": absolute_path(str(data_root)),
+    return {"profile": profile, "overrides": overrides, "data_root": absolute_path(str(data_root)),
             "out_dir": str(run_dir), "fig_dir": str(fig_dir), "cache_dir": str(cache_dir)}
+
+# %% ../nbs/09_reproduce.ipynb #1e24f4a5
+def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root: str = "",
+              out: Path | str | None = None, cache: Path | str | None = None,
+              params: Mapping[str, Any] | None = None,
+              overrides: Mapping[str, Any] | None = None, nbs_dir: Path | str | None = None,
+              manifest: tuple[ManifestEntry, ...] = MANIFEST, progress: bool = False,
+              echo: bool = False, log: Callable[[str], Any] = print) -> dict:
+    "Run the section notebooks for `profile`; return the summary (runs/<profile>/summary.json too)."
+    toy_world = in_toy_world(get_config(profile, overrides))  # a bad profile or override fails here
+    nbs_dir, run_dir, fig_dir, cache_dir = _folders(profile, nbs_dir, out, cache)
+    notebooks = section_notebooks(nbs_dir, only)
+    if not notebooks:
+        raise UsageError(f"no section notebooks ({', '.join(SECTIONS)}) in {nbs_dir}")
+    base = _base_params(profile, overrides, data_root, run_dir, fig_dir, cache_dir)
     plan = _plan(notebooks, base, dict(params or {}))
 
     run_dir.mkdir(parents=True, exist_ok=True); fig_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"profile": profile, "started": _now(), "finished": None, "ok": False, "seconds": None,
-               "run_dir": str(run_dir), "fig_dir": str(fig_dir),
-               "notebooks": [{"notebook": nb.stem, "status": "pending", "seconds": None,
-                              "output": str(run_dir / nb.name)} for nb, _ in plan],
-               "manifest": []}
+    summary = _new_summary(profile, run_dir, fig_dir, [nb for nb, _ in plan])
     summary_path, t_run = run_dir / "summary.json", time.time()
 
     def finish(ok: bool):
@@ -190,11 +223,7 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
         try:
             _execute(nb, run_dir / nb.name, p, progress, echo)
         except Exception as e:
-            where = "a cell"
-            if getattr(e, "exec_count", None):  # numbered as in the executed copy (papermill adds a cell)
-                first = next((l for l in e.source.splitlines() if l.strip() and not l.startswith("#|")), "")
-                where = f"In [{e.exec_count}] (`{first[:80]}`)"
-            err = f"{e.ename}: {e.evalue}" if hasattr(e, "ename") else f"{type(e).__name__}: {e}"
+            where, err = _failure(e)
             entry.update(status="failed", seconds=round(time.time() - t0, 2), error=err)
             for later in summary["notebooks"][i + 1:]: later["status"] = "not run"
             finish(False)
@@ -206,11 +235,11 @@ def reproduce(profile: str = "toy", only: Iterable[str] | None = None, data_root
         summary["manifest"] += [_manifest_status(e, fig_dir, t0) for e in expected]
         write_json(summary_path, summary)
         log(f"      ok in {entry['seconds']:.1f} s")
-    missing = [f"{m['id']} ({m['notebook']}): {', '.join(f for f, w in m['files'].items() if not w)}"
-               for m in summary["manifest"] if not m["written"]]
+    missing = _missing(summary["manifest"])
     finish(not missing)
     if missing:
-        raise PipelineError("these manifest files were not written by their notebooks:\n  " + "\n  ".join(missing))
+        raise PipelineError("these manifest files were not written by their notebooks:\n  "
+                            + "\n  ".join(missing))
     return summary
 
 # %% ../nbs/09_reproduce.ipynb #9fe7116f
@@ -248,7 +277,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the notebooks and their parameters, then exit")
     return parser
 
-
+# %% ../nbs/09_reproduce.ipynb #4b2aa263
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `patchsae` command."
     args = _parser().parse_args(argv)

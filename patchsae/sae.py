@@ -123,7 +123,7 @@ class SAELoss:
     acts: Tensor  # f, (N, S)
     z_hat: Tensor  # ẑ, (N, D)
 
-
+# %% ../nbs/03_training.ipynb #7ac15313
 def sae_loss(sae: PatchSAE, z: Tensor, l1_coeff: float, recon_loss: str = "normalized", dead: Tensor | None = None,
              ) -> SAELoss:
     "The training objective on tokens `z` (…, D); `dead` (S,) bool switches on the ghost term for those latents."
@@ -399,7 +399,7 @@ def save_checkpoint(folder: Path | str, step: int, spec: dict, sae: PatchSAE, op
         if old != final and old.is_dir(): shutil.rmtree(old, ignore_errors=True)
     return final
 
-
+# %% ../nbs/03_training.ipynb #9f85501d
 def latest_checkpoint(folder: Path | str | None) -> Path | None:
     "The newest complete checkpoint in `folder`, if any."
     if folder is None or not Path(folder).is_dir(): return None
@@ -709,7 +709,7 @@ def pretraining_data(cfg: Config, split: str = "train") -> LabelledImages:
     "The dataset the SAE is trained (`train`) and evaluated (`test`) on: toy ImageNet, or ImageNet-1k."
     return load_dataset(cfg, cfg.data.tasks[0], split)
 
-
+# %% ../nbs/03_training.ipynb #96c684ee
 def pretraining_activations(cfg: Config, store: ArtifactStore, backbone: ViTBackbone, layer: int,
                             device: str | torch.device = "cpu", progress: bool = True) -> np.ndarray | None:
     "The pretraining set's fp16 activation cache at `layer` if `sae.cache_activations`, else None."
@@ -798,7 +798,7 @@ def load_release_sae(path: Path | str, device: str | torch.device = "cpu") -> tu
     plain = {k: (str(v) if isinstance(v, as_text) else v) for k, v in config.items()}
     return sae.to(device).eval(), plain
 
-
+# %% ../nbs/03_training.ipynb #bd6ef7c3
 def _sae_layer(meta: dict, n_layers: int) -> int | None:
     "The 0-based block an SAE was trained on, from its metadata: our spec or the release's."
     ours = meta.get("spec", {}).get("inputs", {}).get("activations", {})

@@ -521,8 +521,9 @@ def render(self: ToyImages, index) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 @patch(as_prop=True)
 def images(self: ToyImages) -> Tensor:
-    "All images of this dataset, uint8 (N, H, W, 3); the whole split is rendered once and shared by its views."
-    if "images" not in self._cache: self._cache["images"] = torch.from_numpy(self._render(torch.arange(self.n))[0])
+    "All images, uint8 (N, H, W, 3); the whole split is rendered once and shared by its views."
+    if "images" not in self._cache:
+        self._cache["images"] = torch.from_numpy(self._render(torch.arange(self.n))[0])
     return self._cache["images"][self.ids]
 
 

@@ -242,7 +242,7 @@ def training_autocast(dtype: str, device_type: str = "cpu") -> contextlib.ExitSt
 
 
 def warmup_cosine_lr(step: int, total: int, warmup: int, lr: float) -> float:
-    "The tiny CLIP's lr at `step` of `total`: linear warm-up to `lr` over `warmup` steps, then cosine to 0."
+    "The tiny CLIP's lr at `step` of `total`: linear warm-up over `warmup` steps, cosine to 0."
     if step < warmup: return lr * (step + 1) / warmup
     return lr * .5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
 

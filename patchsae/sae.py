@@ -360,7 +360,8 @@ SAE_SCHEMA_VERSION = 1
 
 class TrainingError(RuntimeError):
     "SAE training stopped: a non-finite loss, batches that ran out, or another run's checkpoint."
-    # a non-finite loss: the last good SAE (before the failing step); batches that ran out: the SAE so far
+    # a non-finite loss: the last good SAE (before the failing step); batches that ran out: the
+    # SAE so far
     sae: "PatchSAE | None" = None
 
 

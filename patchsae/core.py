@@ -29,14 +29,14 @@ import torch
 from filelock import FileLock
 
 # %% auto #0
-__all__ = ['TOKEN_CHOICES', 'PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'MANIFEST',
-           'check_tokens', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig',
+__all__ = ['TOKEN_CHOICES', 'PROFILES', 'ARTIFACT_KEYS', 'INTERACTIVE', 'PALETTE', 'MASK_CMAP', 'MASK_ALPHA', 'Digits',
+           'MANIFEST', 'check_tokens', 'DataConfig', 'BackboneConfig', 'SAEConfig', 'AnalysisConfig', 'ToyClipConfig',
            'MapleConfig', 'Config', 'ConfigError', 'flat_config', 'config_keys', 'coerce_value', 'get_config',
            'to_jsonable', 'config_hash', 'digest', 'fingerprint', 'seed_everything', 'get_device', 'atomic_path',
            'write_json', 'ArtifactStore', 'save_tensors', 'load_tensors', 'ArtifactKey', 'key_fields', 'artifact_spec',
-           'project_root', 'Run', 'setup', 'current_run', 'record_metric', 'read_metrics', 'drop_metrics', 'set_style',
-           'save_figure', 'layer_label', 'show_image', 'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex',
-           'save_table', 'ManifestEntry', 'figure_entry', 'table_entry', 'in_toy_world', 'manifest_for', 'matmul_flops']
+           'project_root', 'Run', 'setup', 'record_metric', 'read_metrics', 'drop_metrics', 'set_style', 'save_figure',
+           'layer_label', 'show_image', 'show_mask', 'mask_colorbar', 'table_markdown', 'table_latex', 'save_table',
+           'ManifestEntry', 'figure_entry', 'table_entry', 'in_toy_world', 'manifest_for', 'matmul_flops']
 
 # %% ../nbs/00_core.ipynb #a9269b30
 TOKEN_CHOICES = ("all", "cls")  # which tokens an SAE trains on, or the statistics read: all, or CLS
@@ -160,12 +160,12 @@ class ToyClipConfig:
     text_width: int = 64
     text_layers: int = 3  # at least maple.depth: MaPLe prompts that many blocks of both towers
     head_width: int = 32  # attention head width in both towers
-    epochs: int = 10  # toy, world v3: 94.0 % in 368 s on 2 CPU cores; 8 epochs gave 92.25 %
+    epochs: int = 10  # toy, world v3, fp32: 93.5 % in 659-739 s on 2 CPU cores (8 in bf16: 92.25 %)
     batch_size: int = 128  # 128 learned shapes faster than 256 and 64 at equal time (tuning runs, 6 epochs)
     lr: float = 2e-3
     weight_decay: float = 0.1
     warmup_steps: int = 100  # linear warm-up, then cosine decay to zero
-    dtype: str = "bfloat16"  # training autocast; CPU bf16 matmuls ran 2.3x fp32's (nbs/02)
+    dtype: str = "float32"  # or "bfloat16" autocast: 1.4x faster on CPUs with native bf16 (nbs/02)
 
     def __post_init__(self):
         _choice(self, "dtype", ("bfloat16", "float32"))
@@ -244,7 +244,7 @@ PROFILES: dict[str, Config] = {
         profile="toy",
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
-        # x8 on 320,000 images: its groups find shapes and classes 1.2x better than random (nbs/03)
+        # x8 on 320,000 images: the setting whose groups beat random most on shapes and classes (nbs/03)
         sae=SAEConfig(expansion=8, l1_coeff=1e-3, lr=4e-3, warmup_steps=50, train_images=320_000,
                       batch_images=64, cache_activations=True, eval_images=1_024,
                       checkpoint_every=200, ablation_images=10_000, cl_negatives="other_classes"),
@@ -593,15 +593,24 @@ class Run:
     @property
     def metrics_path(self) -> Path: return self.out_dir / "metrics.json"
 
+    # the notebooks' way to record and save: the run passes its own file, folder and notebook name
+    def record_metric(self, name: str, value) -> dict[str, Any]:
+        "Record `name: value` in this run's metrics.json, under its notebook."
+        return record_metric(name, value, self.metrics_path, self.notebook)
 
-_current: Run | None = None
+    def save_figure(self, fig: plt.Figure, name: str, close: bool = False) -> list[Path]:
+        "Write `fig` into this run's figure folder (see `save_figure`)."
+        return save_figure(fig, name, self.fig_dir, close)
+
+    def save_table(self, df: pd.DataFrame, name: str, digits: "Digits" = 2) -> list[Path]:
+        "Write `df` into this run's figure folder (see `save_table`)."
+        return save_table(df, name, self.fig_dir, digits)
 
 # %% ../nbs/00_core.ipynb #a2a41a90
 def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *, data_root: str = "",
           out_dir: str = "", fig_dir: str = "", cache_dir: str = "", notebook: str = INTERACTIVE
           ) -> Run:
-    "Resolve a notebook's parameters into the current `Run`: config, folders, store, device, seed and style."
-    global _current
+    "Resolve a notebook's parameters into a `Run` (config, folders, store, device); seed and style."
     overrides = dict(overrides or {})
     if data_root: overrides["data.root"] = str(data_root)
     cfg = get_config(profile, overrides)
@@ -614,16 +623,7 @@ def setup(profile: str = "smoke", overrides: Mapping[str, Any] | None = None, *,
     for d in (run.out_dir, run.fig_dir): d.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     set_style()
-    _current = run
     return run
-
-
-def current_run() -> Run:
-    "The `Run` made by the last `setup` call."
-    if _current is None:
-        raise RuntimeError("no run is set up: call patchsae.core.setup(profile) first "
-                           "(every notebook does this right after its parameters cell)")
-    return _current
 
 # %% ../nbs/00_core.ipynb #667ac44c
 def _metric_value(name: str, value):
@@ -666,12 +666,10 @@ def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
         write_json(path, {nb: dict(sorted(m.items())) for nb, m in sorted(metrics.items()) if m})
 
 # %% ../nbs/00_core.ipynb #e658e27d
-def record_metric(name: str, value, path: Path | str | None = None, notebook: str | None = None
+def record_metric(name: str, value, path: Path | str, notebook: str = INTERACTIVE
                   ) -> dict[str, Any]:
-    "Record `name: value` under the run's notebook in metrics.json (or `path`); return its metrics."
-    value = _metric_value(name, value)
-    path = Path(path) if path else current_run().metrics_path
-    notebook = notebook or (current_run().notebook if _current is not None else INTERACTIVE)
+    "Record `name: value` under `notebook` in the metrics file `path`; return that notebook's metrics."
+    value, path = _metric_value(name, value), Path(path)
     with _locked_metrics(path) as metrics:
         owner = next((nb for nb, m in metrics.items() if name in m and nb != notebook), None)
         if owner is not None:
@@ -715,13 +713,10 @@ def _output_name(name: str) -> str:
     return name
 
 
-def _fig_dir(fig_dir) -> Path:
-    return Path(fig_dir) if fig_dir else current_run().fig_dir
-
-
-def save_figure(fig: plt.Figure, name: str, fig_dir: Path | str | None = None, close: bool = False) -> list[Path]:
-    "Write `fig` as `<name>.pdf` and `<name>.png` with no varying metadata; return the paths."
-    out = _fig_dir(fig_dir) / _output_name(name)
+def save_figure(fig: plt.Figure, name: str, fig_dir: Path | str, close: bool = False
+                ) -> list[Path]:
+    "Write `fig` as `<fig_dir>/<name>.pdf` and `.png` with no varying metadata; return the paths."
+    out = Path(fig_dir) / _output_name(name)
     paths = []
     for fmt, meta in (("pdf", {"CreationDate": None, "Producer": None, "Creator": None}), ("png", {"Software": None})):
         path = out.with_suffix(f".{fmt}")
@@ -789,13 +784,17 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _cells(df: pd.DataFrame, digits: int) -> list[list[str]]:
-    fmt = lambda v: "" if v is None or v is pd.NA or (np.isscalar(v) and pd.isna(v)) else (
-        f"{v:.{digits}f}" if isinstance(v, (float, np.floating)) else str(v))
-    return [[fmt(v) for v in row] for row in df.itertuples(index=False)]
+Digits = int | Mapping[str, int]  # decimals of float cells: one for all, or per column (others: 2)
 
 
-def table_markdown(df: pd.DataFrame, digits: int = 2) -> str:
+def _cells(df: pd.DataFrame, digits: Digits) -> list[list[str]]:
+    per = [digits if isinstance(digits, int) else digits.get(str(c), 2) for c in df.columns]
+    fmt = lambda v, d: "" if v is None or v is pd.NA or (np.isscalar(v) and pd.isna(v)) else (
+        f"{v:.{d}f}" if isinstance(v, (float, np.floating)) else str(v))
+    return [[fmt(v, d) for v, d in zip(row, per)] for row in df.itertuples(index=False)]
+
+
+def table_markdown(df: pd.DataFrame, digits: Digits = 2) -> str:
     "A GitHub-flavoured Markdown table; numeric columns right-aligned."
     df = _tidy(df)
     num = [pd.api.types.is_numeric_dtype(t) for t in df.dtypes]
@@ -805,7 +804,7 @@ def table_markdown(df: pd.DataFrame, digits: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
-def table_latex(df: pd.DataFrame, digits: int = 2) -> str:
+def table_latex(df: pd.DataFrame, digits: Digits = 2) -> str:
     "A booktabs LaTeX tabular, special characters escaped."
     df = _tidy(df)
     esc = lambda s: "".join(_TEX_ESCAPE.get(ch, ch) for ch in str(s))
@@ -815,10 +814,10 @@ def table_latex(df: pd.DataFrame, digits: int = 2) -> str:
                       r"\midrule", *rows, r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
-def save_table(df: pd.DataFrame, name: str, fig_dir: Path | str | None = None, digits: int = 2) -> list[Path]:
+def save_table(df: pd.DataFrame, name: str, fig_dir: Path | str, digits: Digits = 2) -> list[Path]:
     "Write `df` as `<name>.csv`, `.md` and `.tex`, atomically; return the paths."
     df = _tidy(df)
-    out = _fig_dir(fig_dir) / _output_name(name)
+    out = Path(fig_dir) / _output_name(name)
     paths = []
     for ext, text in (("csv", df.to_csv(index=False)), ("md", table_markdown(df, digits)),
                       ("tex", table_latex(df, digits))):

@@ -31,9 +31,9 @@ from .data import LabelledImages, load_dataset
 from .models import Replace, ViTBackbone, info_nce, load_backbone
 
 # %% auto #0
-__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'CL_NEGATIVES', 'TABLE2_ORDER',
-           'TOY_FVU_MAX', 'TOY_DEAD_MAX', 'TOY_L0_RANGE', 'TOY_CL_GAP_MAX', 'PatchSAE', 'SAELoss', 'sae_loss',
-           'ghost_loss', 'geometric_median', 'init_b_dec', 'ActivationSource', 'cache_identity',
+__all__ = ['SEED_STRIDE', 'CHUNK_STRIDE', 'ACTIVATION_CACHE_VERSION', 'SAE_SCHEMA_VERSION', 'CL_NEGATIVES', 'TABLE2_DIGITS',
+           'TABLE2_ORDER', 'TOY_FVU_MAX', 'TOY_DEAD_MAX', 'TOY_L0_RANGE', 'TOY_CL_GAP_MAX', 'PatchSAE', 'SAELoss',
+           'sae_loss', 'ghost_loss', 'geometric_median', 'init_b_dec', 'ActivationSource', 'cache_identity',
            'activation_cache_spec', 'activation_cache', 'TrainingError', 'warmup_constant_lr', 'training_spec',
            'save_checkpoint', 'latest_checkpoint', 'load_checkpoint', 'TrainingStream', 'training_stream',
            'training_steps', 'train_sae', 'evaluate_sae', 'stats_image_ids', 'heldout_tokens', 'splice', 'clip_loss',
@@ -864,10 +864,15 @@ def table2_row(c: Config, m: dict) -> dict:
     arch = "tiny-CLIP" if b.arch == "tiny-clip" else b.arch.replace("-quickgelu", "")
     return {"Layer": b.hook_layer + 1, "Tokens": s.tokens, "Arch.": arch, "λ": f"{s.l1_coeff:g}",
             "Expan.": s.expansion, "Ghost": "T" if s.ghost_grads else "F",
-            "Dec. bias": "mean" if s.bdec_init == "mean" else "geom.", "MSE": m["mse_normalized"],
+            "Dec. bias": "mean" if s.bdec_init == "mean" else "geom.", "Images": s.train_images,
+            "MSE": m["mse_normalized"],
             "CL SAE": m["cl_sae"], "CL Org.": m["cl_org"],
             "CL negatives": CL_NEGATIVES[s.cl_negatives], "L1": m["l1"], "L0": m["l0"],
             "FVU": m["fvu"], "dead (%)": 100 * m["dead_fraction"]}
+
+
+# decimals per column: enough to tell the rows of a group apart, no more
+TABLE2_DIGITS = {"MSE": 4, "CL SAE": 3, "CL Org.": 3, "L1": 1, "L0": 1, "FVU": 3, "dead (%)": 1}
 
 # %% ../nbs/03_training.ipynb #38387dd3
 # within a group, rows in the paper's order: deeper layers first, λ and the expansion rising, the
@@ -885,10 +890,12 @@ def table2_frame(default: dict, groups: dict[str, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 # %% ../nbs/03_training.ipynb #09320991
-# Bounds of the toy profile's main SAE, set from measured runs on the 2-core CPU (world v3, ×8 on
-# 320,000 images: FVU 0.048, 1.6 % of latents dead on 1,024 test images, L0 20, CL gap 0.08; world
-# v3, ×16 on 40,000: FVU 0.052, 1.4 %, L0 50). They leave room for float differences between
-# machines, not for a broken trainer: λ = 3× the default gave FVU 0.5 (world v1).
+# Bounds of the toy profile's main SAE, set from measured runs on 2-core CPUs (world v3, ×8 on
+# 320,000 images, fp32 tiny CLIP: FVU 0.047, 0.65 % of latents dead on 1,024 test images, L0 21.7,
+# CL gap 0.12; the same with the bf16 tiny CLIP of earlier runs: FVU 0.048, 1.6 %, L0 20, CL gap
+# 0.08; world v3, ×16 on 40,000, bf16: FVU 0.052, 1.4 %, L0 50). They leave room for float
+# differences between machines, not for a broken trainer: λ = 3× the default gave FVU 0.5
+# (world v1).
 TOY_FVU_MAX = 0.2
 TOY_DEAD_MAX = 0.10
 TOY_L0_RANGE = (10, 80)

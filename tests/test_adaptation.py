@@ -18,7 +18,7 @@ def _top1(backbone, ds, template):
     return accuracy(*predict(backbone, ds, zero_shot_classifier(backbone, ds.classnames, (template,))))
 
 
-# trains the tiny CLIP (~6 min on 2 cores) when runs/cache lacks it; MaPLe itself takes seconds
+# trains the tiny CLIP (~12 min on 2 cores) when runs/cache lacks it; MaPLe itself takes seconds
 @pytest.mark.timeout(1800)
 def test_toy_maple_adapts_the_domain_shift_task():
     """MaPLe trained on `domain_shift`'s base classes (satellite style, 16 shots) raises their

@@ -10,7 +10,7 @@ from patchsae.models import load_backbone
 from patchsae.sae import trained_sae
 
 
-# trains the tiny CLIP (~6 min on 2 cores) and the toy SAE when runs/cache lacks them
+# trains the tiny CLIP (~12 min on 2 cores) and the toy SAE when runs/cache lacks them
 @pytest.mark.timeout(1800)
 def test_toy_class_level_latents_carry_the_class():
     """§4.1 on toy: at each k of FINDING_KS (50 and 100), switching off a class's top-k latents

@@ -27,13 +27,13 @@ def test_section_notebooks_name_themselves_in_setup():
 def test_rerun_drops_the_metrics_a_notebook_no_longer_records(tmp_path, quiet):
     nbs, out, cache = tmp_path / "nbs", tmp_path / "out", tmp_path / "cache"
     nbs.mkdir()
-    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.old', 1)",
-                   "record_metric('demo.kept', 2)")
-    write_notebook(nbs / "01_data.ipynb", "record_metric('data.images', 3)")
+    write_notebook(nbs / "00_core.ipynb", "run.record_metric('demo.old', 1)",
+                   "run.record_metric('demo.kept', 2)")
+    write_notebook(nbs / "01_data.ipynb", "run.record_metric('data.images', 3)")
     reproduce("smoke", nbs_dir=nbs, out=out, cache=cache, manifest=(), log=quiet)
     metrics = out / "runs/smoke/metrics.json"
     assert read_metrics(metrics) == {"demo.old": 1, "demo.kept": 2, "data.images": 3}
-    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.kept', 5)")  # demo.old is gone
+    write_notebook(nbs / "00_core.ipynb", "run.record_metric('demo.kept', 5)")  # demo.old is gone
     reproduce("smoke", nbs_dir=nbs, out=out, cache=cache, manifest=(), only=["00"], log=quiet)
     assert read_metrics(metrics) == {"demo.kept": 5, "data.images": 3}  # 01 did not run: kept
     write_notebook(nbs / "00_core.ipynb", "raise RuntimeError('broken')")
@@ -97,8 +97,8 @@ def test_unknown_parameter_and_override_are_clear_errors(tmp_path):
 
 FIGURE = ("import matplotlib.pyplot as plt\n"
           "fig, ax = plt.subplots(); ax.plot([0, 1], [1, 0])\n"
-          "save_figure(fig, 'fig02c_demo')\n"
-          "record_metric('demo.value', 1.5)")
+          "run.save_figure(fig, 'fig02c_demo')\n"
+          "run.record_metric('demo.value', 1.5)")
 
 
 def test_failing_notebook_stops_the_run_and_keeps_earlier_results(tmp_path, quiet):
@@ -153,8 +153,8 @@ def test_parameters_reach_the_notebook(tmp_path, quiet):
     nbs, out = tmp_path / "nbs", tmp_path / "out"
     nbs.mkdir()
     write_notebook(nbs / "00_core.ipynb",
-                   "record_metric('demo.steps', steps)\nrecord_metric('demo.l1', run.cfg.sae.l1_coeff)\n"
-                   "record_metric('demo.root', run.cfg.data.root)",
+                   "run.record_metric('demo.steps', steps)\nrun.record_metric('demo.l1', run.cfg.sae.l1_coeff)\n"
+                   "run.record_metric('demo.root', run.cfg.data.root)",
                    params=RUN_PARAMS + "\nsteps = 1")
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "--cache", tmp_path / "c", "-p", "steps=7",
             "--set", "sae.l1_coeff=0.5", "--data-root", "/data/x")
@@ -164,8 +164,8 @@ def test_parameters_reach_the_notebook(tmp_path, quiet):
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "-p", "steps=seven")
     assert r.returncode == 2 and "parameter steps of notebook 00_core expects int" in r.stderr
     (tmp_path / "weights").mkdir()  # a relative path is resolved here, not in nbs/
-    write_notebook(nbs / "00_core.ipynb", "record_metric('demo.weights', run.cfg.sae.weights)\n"
-                   "record_metric('demo.root', run.cfg.data.root)")
+    write_notebook(nbs / "00_core.ipynb", "run.record_metric('demo.weights', run.cfg.sae.weights)\n"
+                   "run.record_metric('demo.root', run.cfg.data.root)")
     r = cli("--profile", "smoke", "--nbs", nbs, "--out", out, "--cache", tmp_path / "c", "--set",
             "sae.weights=weights", "--data-root", "weights", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -29,7 +29,7 @@ def test_paper_profile_training_on_fake_data(tmp_path):
     assert any(json.loads(p.read_text())["d_sae"] == 49152 for p in sae_dirs)
 
 
-# trains the tiny CLIP (~6 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
+# trains the tiny CLIP (~12 min on 2 cores) and the toy SAE when runs/cache lacks them: longer than the
 # default 900 s of pytest-timeout on a busy machine
 @pytest.mark.timeout(1800)
 def test_toy_profile_main_sae_quality():
@@ -38,7 +38,7 @@ def test_toy_profile_main_sae_quality():
     from patchsae.models import load_backbone
     cfg = get_config("toy")
     store = ArtifactStore(project_root() / "runs" / "cache")
-    backbone = load_backbone(cfg, store)  # trains the tiny CLIP (~6 min) unless `make reproduce` already has
+    backbone = load_backbone(cfg, store)  # trains the tiny CLIP (~12 min) unless `make reproduce` already has
     sae, info = trained_sae(cfg, store, backbone, progress=False)
     src = ActivationSource(backbone, pretraining_data(cfg, "test"), cfg.backbone.hook_layer, 256)
     m = evaluate_sae(sae, src.ordered())

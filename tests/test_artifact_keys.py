@@ -68,7 +68,7 @@ ALTERNATIVES = {
     "toy_clip.embed_dim": 48, "toy_clip.text_width": 64, "toy_clip.text_layers": 3,
     "toy_clip.head_width": 16, "toy_clip.epochs": 3, "toy_clip.batch_size": 32,
     "toy_clip.lr": 1e-3, "toy_clip.weight_decay": 0.2, "toy_clip.warmup_steps": 4,
-    "toy_clip.dtype": "float32",
+    "toy_clip.dtype": "bfloat16",  # emulated on AVX2-only CPUs: slow, but the smoke CLIP is tiny
 }
 # bf16 autocast is a GPU option: on this CPU only the SAE's key can be checked (training is refused)
 KEY_ONLY = {"sae.dtype"}

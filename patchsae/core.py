@@ -244,7 +244,8 @@ PROFILES: dict[str, Config] = {
         profile="toy",
         data=DataConfig(image_size=32, n_classes=20, n_train=20_000, n_eval=2_000, tasks=_TOY_TASKS, batch_size=256),
         backbone=BackboneConfig(arch="tiny-clip", pretrained="", width=96, layers=4, patch_size=4, hook_layer=2),
-        # x8 on 320,000 images: the setting whose groups beat random most on shapes and classes (nbs/03)
+        # x8 on 320,000 images: the setting whose groups beat random most on shapes and classes
+        # (nbs/03)
         sae=SAEConfig(expansion=8, l1_coeff=1e-3, lr=4e-3, warmup_steps=50, train_images=320_000,
                       batch_images=64, cache_activations=True, eval_images=1_024,
                       checkpoint_every=200, ablation_images=10_000, cl_negatives="other_classes"),
@@ -668,7 +669,7 @@ def _locked_metrics(path: Path) -> Iterator[dict[str, dict[str, Any]]]:
 # %% ../nbs/00_core.ipynb #e658e27d
 def record_metric(name: str, value, path: Path | str, notebook: str = INTERACTIVE
                   ) -> dict[str, Any]:
-    "Record `name: value` under `notebook` in the metrics file `path`; return that notebook's metrics."
+    "Record `name: value` under `notebook` in the metrics file `path`; return its metrics."
     value, path = _metric_value(name, value), Path(path)
     with _locked_metrics(path) as metrics:
         owner = next((nb for nb, m in metrics.items() if name in m and nb != notebook), None)

@@ -477,8 +477,9 @@ def plot_masking(ax: plt.Axes, accuracy: pd.DataFrame, original: float, chance: 
 
 # %% ../nbs/06_masking.ipynb #m0000540
 FINDING_SE = 2.0  # standard errors a gap of §4.1's finding must span
-# the k at which the toy checks test it: at k = 10, world v3's toy SAE (fp32 CLIP) leaves the off-gaps
-# at 1.3 (dataset) and 1.0 (random) standard errors, below the bar (nbs/06's prose has the numbers)
+# the k at which the toy checks test it: at k = 10, world v3's toy SAE (fp32 CLIP) leaves the
+# off-gaps at 1.3 (dataset) and 1.0 (random) standard errors, below the bar (numbers: nbs/06's
+# prose)
 FINDING_KS = (50, 100)
 # (mode, the selection that should give the higher accuracy, the lower)
 FINDING_COMPARISONS = (("off", "random", "class"), ("off", "dataset", "class"),
